@@ -1,0 +1,81 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One set of Swift settings for every target: Swift 6 language mode plus the upcoming features
+/// the model codebases adopt.
+let swiftSettings: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+  name: "Hayon",
+  products: [
+    .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
+  ],
+  targets: [
+    // C boundaries.
+    .target(
+      name: "CLinuxShims",
+      path: "Shared/CLinuxShims",
+      cSettings: [.define("_GNU_SOURCE")]
+    ),
+    .systemLibrary(
+      name: "CNghttp2",
+      path: "Shared/CNghttp2",
+      pkgConfig: "libnghttp2",
+      providers: [.apt(["libnghttp2-dev"])]
+    ),
+    .systemLibrary(
+      name: "COpenSSL",
+      path: "Shared/COpenSSL",
+      pkgConfig: "openssl",
+      providers: [.apt(["libssl-dev"])]
+    ),
+
+    // Layer 1: HTTP/2 transport (epoll, nghttp2, OpenSSL). Nothing above it sees C types.
+    .target(
+      name: "HayonHTTP2",
+      dependencies: ["CLinuxShims", "CNghttp2", "COpenSSL"],
+      path: "Shared/HayonHTTP2",
+      swiftSettings: swiftSettings
+    ),
+    // Layer 2: the gRPC wire protocol, codecs, server router, client, health, auth.
+    .target(
+      name: "HayonRPC",
+      dependencies: ["HayonHTTP2"],
+      path: "Shared/HayonRPC",
+      swiftSettings: swiftSettings
+    ),
+    // Layer 3: service contracts.
+    .target(
+      name: "HayonDiagnostics",
+      dependencies: ["HayonRPC"],
+      path: "Protocols/HayonDiagnostics",
+      swiftSettings: swiftSettings
+    ),
+
+    // Executables.
+    .executableTarget(
+      name: "DiagnosticsServer",
+      dependencies: ["HayonRPC", "HayonDiagnostics"],
+      path: "Services/DiagnosticsServer",
+      swiftSettings: swiftSettings
+    ),
+
+    // Tests.
+    .testTarget(
+      name: "HayonHTTP2Tests",
+      dependencies: ["HayonHTTP2"],
+      path: "Tests/HayonHTTP2Tests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "HayonRPCTests",
+      dependencies: ["HayonRPC", "HayonHTTP2", "HayonDiagnostics"],
+      path: "Tests/HayonRPCTests",
+      swiftSettings: swiftSettings
+    ),
+  ]
+)

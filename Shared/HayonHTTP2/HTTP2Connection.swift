@@ -1,0 +1,743 @@
+import CLinuxShims
+import CNghttp2
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Sendable handle on one stream. Its async methods hop onto the connection's loop.
+public struct HTTP2StreamHandle: Sendable, Hashable {
+  public let connection: HTTP2Connection
+  public let id: Int32
+
+  public static func == (lhs: Self, rhs: Self) -> Bool { lhs.connection === rhs.connection && lhs.id == rhs.id }
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(ObjectIdentifier(connection))
+    hasher.combine(id)
+  }
+
+  /// Sends a complete response (or, for a client, nothing: use `openStream`).
+  public func respond(headers: [HTTP2Header], body: [UInt8], trailers: [HTTP2Header]?) async {
+    await connection.perform(.respond(headers: headers, body: body, trailers: trailers), on: id)
+  }
+
+  /// Sends the response header block; the body follows with `write` and ends with `finish`.
+  public func sendHeaders(_ headers: [HTTP2Header]) async throws(HTTP2StreamError) {
+    try await connection.sendHeaders(headers, on: id)
+  }
+
+  /// Queues body bytes, waiting while the stream already holds too many unsent bytes (the peer is
+  /// reading slowly or its flow-control window is closed).
+  public func write(_ bytes: [UInt8]) async throws(HTTP2StreamError) {
+    try await connection.write(bytes, on: id)
+  }
+
+  /// Ends the stream after the queued body, with trailers when given.
+  public func finish(trailers: [HTTP2Header]?) async {
+    await connection.finish(trailers: trailers, on: id)
+  }
+
+  /// RST_STREAM.
+  public func reset(_ code: HTTP2ErrorCode) async {
+    await connection.perform(.reset(code), on: id)
+  }
+}
+
+/// One HTTP/2 connection: a socket, an optional TLS session and one nghttp2 session, pinned to an
+/// event loop. Every method runs on that loop's thread.
+public actor HTTP2Connection {
+  enum Role { case server, client }
+
+  enum ReceivedFrame {
+    case headers(endStream: Bool)
+    case data(endStream: Bool)
+    case settings
+    case goaway(lastStreamID: Int32)
+    case ping(ack: Bool)
+    case other
+  }
+
+  /// Per-stream state, inbound and outbound.
+  struct StreamState {
+    var delegate: (any HTTP2StreamDelegate)?
+    var headers: [HTTP2Header] = []
+    var headerBytes = 0
+    var headerListTooLarge = false
+    var remoteEnded = false
+    var localEnded = false
+    var openedAt: UInt64
+    // Outbound body.
+    var outbound = ByteQueue()
+    var responseSubmitted = false
+    var finishing = false
+    var trailers: [HTTP2Header]?
+    var deferred = false
+    var writers: [CheckedContinuation<Void, any Error>] = []
+    var deadlineTimer: UInt64?
+    var timedOut = false
+  }
+
+  nonisolated public let loop: EventLoop
+  nonisolated let role: Role
+  nonisolated let configuration: HTTP2ConnectionConfiguration
+  nonisolated public var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+
+  private let fd: Int32
+  private let tls: TLSSession?
+  private var session: OpaquePointer?
+  private var streams: [Int32: StreamState] = [:]
+  private var socketOut = ByteQueue()
+  private var plainOut = ByteQueue()
+  private var registeredEvents: UInt32 = 0
+  private var closed = false
+  private var prefaceReceived = false
+  private var lastActivity: UInt64
+  private var housekeepingTimer: UInt64?
+  private var goawayReceived = false
+  private var draining = false
+  private var drainDeadlineTimer: UInt64?
+  private var readPaused = false
+  private let acceptor: (any HTTP2StreamAcceptor)?
+  private var onClose: [@Sendable () -> Void] = []
+  private var connectContinuation: CheckedContinuation<Void, any Error>?
+  private var connecting = false
+  private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+  /// False once the connection can carry no new streams (closed, draining, or told to go away).
+  /// Readable from any thread, so a pool can check it without hopping onto the loop.
+  public nonisolated var isUsable: Bool { usable.load(ordering: .acquiring) }
+  private nonisolated let usable = Atomic<Bool>(true)
+  /// Streams currently open.
+  public var openStreamCount: Int { streams.count }
+
+  init(
+    fd: Int32, loop: EventLoop, role: Role, tls: TLSSession?, acceptor: (any HTTP2StreamAcceptor)?,
+    configuration: HTTP2ConnectionConfiguration
+  ) {
+    self.fd = fd
+    self.loop = loop
+    self.role = role
+    self.tls = tls
+    self.acceptor = acceptor
+    self.configuration = configuration
+    self.lastActivity = MonotonicClock.now()
+  }
+
+  // MARK: Start
+
+  /// Creates the nghttp2 session, sends our SETTINGS and starts reading. Loop thread.
+  func start(onClose: (@Sendable () -> Void)?) {
+    if let onClose { self.onClose.append(onClose) }
+    let option = makeOption()
+    defer { nghttp2_option_del(option) }
+    let userData = Unmanaged.passUnretained(self).toOpaque()
+    var session: OpaquePointer?
+    let status =
+      role == .server
+      ? nghttp2_session_server_new2(&session, NGHTTP2CallbacksTable.shared.pointer, userData, option)
+      : nghttp2_session_client_new2(&session, NGHTTP2CallbacksTable.shared.pointer, userData, option)
+    guard status == 0, let session else {
+      close()
+      return
+    }
+    self.session = session
+    let settings: [nghttp2_settings_entry] = [
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+        value: UInt32(configuration.maxConcurrentStreams)),
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+        value: UInt32(configuration.initialWindowSize)),
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+        value: UInt32(configuration.maxHeaderListSize)),
+    ]
+    nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), settings, settings.count)
+    nghttp2_session_set_local_window_size(
+      session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(configuration.connectionWindowSize))
+    if role == .client, let tls { _ = tls.handshake() }
+    do {
+      registeredEvents = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+      if connecting { registeredEvents |= EPOLLOUT.rawValue }
+      try loop.register(fd: fd, events: registeredEvents, handler: LoopRegistration(self))
+    } catch {
+      close()
+      return
+    }
+    scheduleHousekeeping()
+    if !connecting { flush() }
+  }
+
+  private func makeOption() -> OpaquePointer {
+    var option: OpaquePointer?
+    nghttp2_option_new(&option)
+    // Our own SETTINGS are enforced from the first frame instead of after the peer's ACK.
+    nghttp2_option_set_max_send_header_block_length(option, 64 * 1024)
+    nghttp2_option_set_peer_max_concurrent_streams(option, UInt32(configuration.maxConcurrentStreams))
+    return option!
+  }
+
+  /// Client: resumes once connect (and the TLS handshake with ALPN h2) completed.
+  func waitUntilConnected() async throws {
+    guard connecting else {
+      if closed { throw HTTP2StreamError.connectionClosed }
+      return
+    }
+    try await withCheckedThrowingContinuation { connectContinuation = $0 }
+  }
+
+  func markConnecting() { connecting = true }
+
+  // MARK: Readiness
+
+  func handleEvents(_ events: UInt32) {
+    if closed { return }
+    if connecting && events & (EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+      let error = Sockets.connectResult(fd)
+      if error != 0 {
+        failConnect(SocketError(call: "connect", errno: error))
+        return
+      }
+      connectionEstablished()
+    }
+    if events & EPOLLIN.rawValue != 0 || events & (EPOLLHUP.rawValue | EPOLLRDHUP.rawValue | EPOLLERR.rawValue) != 0 {
+      if !readPaused { readSocket() }
+    }
+    if closed { return }
+    if events & EPOLLOUT.rawValue != 0 {
+      writeSocket()
+      flush()
+    }
+  }
+
+  private func connectionEstablished() {
+    connecting = false
+    lastActivity = MonotonicClock.now()
+    if tls == nil {
+      resumeConnect(nil)
+    }
+    flush()
+  }
+
+  private func resumeConnect(_ error: (any Error)?) {
+    guard let continuation = connectContinuation else { return }
+    connectContinuation = nil
+    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+  }
+
+  private func failConnect(_ error: any Error) {
+    resumeConnect(error)
+    close()
+  }
+
+  private func readSocket() {
+    let scratch = loop.scratch
+    // A few reads per wake-up keeps one busy connection from starving the others.
+    for _ in 0..<4 {
+      let count = recv(fd, scratch.baseAddress, scratch.count, 0)
+      if count > 0 {
+        lastActivity = MonotonicClock.now()
+        let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<count])
+        if !receive(bytes) { close(); return }
+        if closed { return }
+        if count < scratch.count { break }
+        continue
+      }
+      if count == 0 {
+        close()
+        return
+      }
+      let error = errno
+      if error == EAGAIN || error == EWOULDBLOCK || error == EINTR { break }
+      close()
+      return
+    }
+    flush()
+  }
+
+  /// Feeds bytes from the socket through TLS (when present) into nghttp2.
+  private func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let tls else { return feedSession(bytes) }
+    tls.feedCiphertext(bytes)
+    let plain = loop.tlsScratch
+    let wasComplete = tls.handshakeComplete
+    let outcome = tls.readPlaintext(plain) { feedSession($0) }
+    if !wasComplete && tls.handshakeComplete {
+      if tls.negotiatedProtocol != "h2" {
+        failConnect(HTTP2StreamError.protocolFailure("peer did not negotiate h2 with ALPN"))
+        return false
+      }
+      resumeConnect(nil)
+    }
+    switch outcome {
+    case .more: return true
+    case .closed: return false
+    case .failed(let reason):
+      failConnect(HTTP2StreamError.protocolFailure("TLS: \(reason)"))
+      return false
+    }
+  }
+
+  private func feedSession(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let session else { return false }
+    let consumed = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+    // A negative result (bad preface, protocol error, flood) or a short read is fatal; nghttp2
+    // has queued a GOAWAY, which `close` tries to send.
+    return consumed == bytes.count
+  }
+
+  /// Pulls frames out of nghttp2 (within the outbound limit) and writes them.
+  func flush() {
+    guard let session, !closed, !connecting else { return }
+    while socketOut.count + plainOut.count < configuration.maxBufferedOutbound {
+      var pointer: UnsafePointer<UInt8>?
+      let count = nghttp2_session_mem_send(session, &pointer)
+      if count < 0 {
+        close()
+        return
+      }
+      if count == 0 { break }
+      let bytes = UnsafeRawBufferPointer(start: pointer, count: count)
+      if tls != nil { plainOut.append(bytes) } else { socketOut.append(bytes) }
+    }
+    if let tls {
+      if !plainOut.isEmpty {
+        plainOut.withReadableBytes { tls.writePlaintext($0) }
+        plainOut.consume(plainOut.count)
+      }
+      tls.drainCiphertext(into: &socketOut)
+    }
+    writeSocket()
+    if closed { return }
+    if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 && socketOut.isEmpty {
+      close()
+    }
+  }
+
+  private func writeSocket() {
+    while !socketOut.isEmpty {
+      let written = socketOut.withReadableBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      if written > 0 {
+        socketOut.consume(written)
+        continue
+      }
+      let error = errno
+      if written < 0 && (error == EAGAIN || error == EWOULDBLOCK) { break }
+      if written < 0 && error == EINTR { continue }
+      close()
+      return
+    }
+    updateInterest()
+  }
+
+  /// Wants EPOLLOUT while bytes wait for the socket; stops reading while the outbound queue is
+  /// full, so a peer that never reads cannot make us buffer without bound.
+  private func updateInterest() {
+    let full = socketOut.count >= configuration.maxBufferedOutbound
+    readPaused = full
+    var events = EPOLLRDHUP.rawValue
+    if !full { events |= EPOLLIN.rawValue }
+    if !socketOut.isEmpty || connecting { events |= EPOLLOUT.rawValue }
+    if events != registeredEvents {
+      registeredEvents = events
+      loop.modify(fd: fd, events: events)
+    }
+  }
+
+  // MARK: Close
+
+  /// Closes the socket and fails every open stream. Never called from inside an nghttp2 callback.
+  func close() {
+    guard !closed else { return }
+    closed = true
+    usable.store(false, ordering: .releasing)
+    if let timer = housekeepingTimer { loop.cancelTimer(timer) }
+    if let timer = drainDeadlineTimer { loop.cancelTimer(timer) }
+    if let session {
+      // Best effort: let a queued GOAWAY reach the peer.
+      var pointer: UnsafePointer<UInt8>?
+      var budget = 64 * 1024
+      while budget > 0 {
+        let count = nghttp2_session_mem_send(session, &pointer)
+        if count <= 0 { break }
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: count)
+        if let tls { tls.writePlaintext(bytes) } else { socketOut.append(bytes) }
+        budget -= count
+      }
+    }
+    if let tls {
+      tls.shutdown()
+      tls.drainCiphertext(into: &socketOut)
+    }
+    if !socketOut.isEmpty {
+      _ = socketOut.withReadableBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+    loop.deregister(fd: fd)
+    Glibc.close(fd)
+    let open = streams
+    streams.removeAll()
+    for (_, state) in open {
+      for writer in state.writers { writer.resume(throwing: HTTP2StreamError.connectionClosed) }
+      state.delegate?.closed(.connectionClosed)
+    }
+    if let session {
+      self.session = nil
+      nghttp2_session_del(session)
+    }
+    resumeConnect(HTTP2StreamError.connectionClosed)
+    let callbacks = onClose
+    onClose.removeAll()
+    for callback in callbacks { callback() }
+    let waiters = closeWaiters
+    closeWaiters.removeAll()
+    for waiter in waiters { waiter.resume() }
+  }
+
+  /// Suspends until the connection has closed.
+  public func waitUntilClosed() async {
+    if closed { return }
+    await withCheckedContinuation { closeWaiters.append($0) }
+  }
+
+  /// Adds a callback run (on the loop) when the connection closes.
+  func addCloseCallback(_ callback: @escaping @Sendable () -> Void) {
+    if closed { callback() } else { onClose.append(callback) }
+  }
+
+  /// Graceful close: GOAWAY now (no new streams), let open streams finish, and close when they
+  /// have, or when `gracePeriod` runs out, whichever is first.
+  public func beginGracefulShutdown(gracePeriod: Duration) {
+    guard !closed, !draining, let session else { return }
+    draining = true
+    usable.store(false, ordering: .releasing)
+    nghttp2_submit_goaway(
+      session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+      NGHTTP2_NO_ERROR.rawValue, nil, 0)
+    drainDeadlineTimer = loop.scheduleTimer(afterNanoseconds: gracePeriod.nanoseconds) { [self] in
+      assumeIsolated { $0.close() }
+    }
+    flush()
+    closeIfDrained()
+  }
+
+  private func closeIfDrained() {
+    if draining && streams.isEmpty && !closed {
+      if let session { nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue) }
+      flush()
+      close()
+    }
+  }
+
+  // MARK: Housekeeping timers
+
+  private func scheduleHousekeeping() {
+    let shortest = min(
+      configuration.handshakeTimeout, configuration.idleTimeout, configuration.requestReceiveTimeout)
+    let interval = max(min(shortest.nanoseconds / 4, 1_000_000_000), 5_000_000)
+    housekeepingTimer = loop.scheduleTimer(afterNanoseconds: interval) { [self] in
+      assumeIsolated { $0.housekeeping() }
+    }
+  }
+
+  private func housekeeping() {
+    guard !closed else { return }
+    let now = MonotonicClock.now()
+    if (!prefaceReceived || connecting) && now &- lastActivity > configuration.handshakeTimeout.nanoseconds
+      && (role == .server || connecting)
+    {
+      // Garbage, a stalled TLS handshake or a missing preface: cut the peer off.
+      failConnect(HTTP2StreamError.protocolFailure("handshake timed out"))
+      return
+    }
+    if streams.isEmpty && now &- lastActivity > configuration.idleTimeout.nanoseconds {
+      beginGracefulShutdown(gracePeriod: .seconds(1))
+      return
+    }
+    if role == .server, let session {
+      let limit = configuration.requestReceiveTimeout.nanoseconds
+      for (id, state) in streams where !state.remoteEnded && now &- state.openedAt > limit {
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
+      }
+      flush()
+    }
+    scheduleHousekeeping()
+  }
+
+  // MARK: Callbacks from nghttp2 (on the loop, inside mem_recv/mem_send)
+
+  func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
+    if isRequest && role == .server {
+      streams[streamID] = StreamState(openedAt: MonotonicClock.now())
+    } else if streams[streamID] != nil {
+      streams[streamID]!.headers.removeAll(keepingCapacity: true)
+      streams[streamID]!.headerBytes = 0
+    }
+    return 0
+  }
+
+  func header(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
+    guard streams[streamID] != nil else { return 0 }
+    let size = name.count + value.count + 32
+    let total = streams[streamID]!.headerBytes + size
+    streams[streamID]!.headerBytes = total
+    if total > configuration.maxHeaderListSize {
+      streams[streamID]!.headerListTooLarge = true
+      return 0
+    }
+    streams[streamID]!.headers.append(
+      HTTP2Header(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+    return 0
+  }
+
+  func dataChunk(streamID: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
+    guard let delegate = streams[streamID]?.delegate else { return 0 }
+    let handle = HTTP2StreamHandle(connection: self, id: streamID)
+    if let reply = delegate.receive(.data(bytes), stream: handle) { apply(reply, on: streamID) }
+    return 0
+  }
+
+  func frameReceived(_ frame: ReceivedFrame, streamID: Int32) -> Int32 {
+    switch frame {
+    case .settings:
+      prefaceReceived = true
+    case .goaway:
+      goawayReceived = true
+      usable.store(false, ordering: .releasing)
+    case .ping, .other:
+      break
+    case .headers(let endStream):
+      guard var state = streams[streamID] else { return 0 }
+      if endStream { state.remoteEnded = true }
+      let headers = state.headers
+      state.headers = []
+      streams[streamID] = state
+      let handle = HTTP2StreamHandle(connection: self, id: streamID)
+      if role == .server && state.delegate == nil {
+        // A new request: its head is complete.
+        guard let acceptor else { return 0 }
+        let head = HTTP2RequestHead(
+          headers: headers, endStream: endStream, headerListTooLarge: state.headerListTooLarge,
+          isSecure: tls != nil)
+        let (delegate, reply) = acceptor.accept(head, stream: handle)
+        streams[streamID]?.delegate = delegate
+        if let reply { apply(reply, on: streamID) }
+        if endStream, let delegate, streams[streamID] != nil,
+          let reply = delegate.receive(.end, stream: handle)
+        {
+          apply(reply, on: streamID)
+        }
+      } else if let delegate = state.delegate {
+        if let reply = delegate.receive(.headers(headers, endStream: endStream), stream: handle) {
+          apply(reply, on: streamID)
+        }
+      }
+    case .data(let endStream):
+      guard endStream, streams[streamID] != nil else { return 0 }
+      streams[streamID]!.remoteEnded = true
+      if let delegate = streams[streamID]!.delegate,
+        let reply = delegate.receive(.end, stream: HTTP2StreamHandle(connection: self, id: streamID))
+      {
+        apply(reply, on: streamID)
+      }
+    }
+    return 0
+  }
+
+  func sentEndStream(streamID: Int32) -> Int32 {
+    guard let state = streams[streamID], let session else { return 0 }
+    streams[streamID]!.localEnded = true
+    // A server that answered before the request finished tells the client to stop sending
+    // (RFC 9113 §8.1) instead of reading the rest.
+    if role == .server && !state.remoteEnded {
+      nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_NO_ERROR.rawValue)
+    }
+    return 0
+  }
+
+  func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+    guard let state = streams.removeValue(forKey: streamID) else { return 0 }
+    if let timer = state.deadlineTimer { loop.cancelTimer(timer) }
+    let reason: HTTP2StreamCloseReason
+    if state.timedOut {
+      reason = .timedOut
+    } else if errorCode == NGHTTP2_REFUSED_STREAM.rawValue && role == .client {
+      reason = .refusedByGoaway
+    } else if errorCode != 0 || !(state.localEnded && state.remoteEnded) {
+      reason = errorCode == 0 && state.localEnded && state.remoteEnded ? .finished : .reset(HTTP2ErrorCode(errorCode))
+    } else {
+      reason = .finished
+    }
+    for writer in state.writers { writer.resume(throwing: HTTP2StreamError.streamClosed) }
+    state.delegate?.closed(reason)
+    if draining {
+      // Close after this callback returns; never free the session from inside it.
+      loop.execute { [self] in assumeIsolated { $0.closeIfDrained() } }
+    }
+    return 0
+  }
+
+  func readData(
+    streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>
+  ) -> Int {
+    guard var state = streams[streamID], let session else {
+      return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+    }
+    let copied = state.outbound.read(into: buffer, max: length)
+    if state.outbound.isEmpty && state.finishing {
+      flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+      if let trailers = state.trailers, !trailers.isEmpty {
+        flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+        withNameValueArray(trailers) { nva, count in _ = nghttp2_submit_trailer(session, streamID, nva, count) }
+      }
+    } else if copied == 0 {
+      state.deferred = true
+      streams[streamID] = state
+      return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+    }
+    if state.outbound.count < configuration.maxBufferedPerStream / 2 && !state.writers.isEmpty {
+      let writers = state.writers
+      state.writers.removeAll()
+      for writer in writers { writer.resume() }
+    }
+    streams[streamID] = state
+    return copied
+  }
+
+  // MARK: Sending
+
+  private var dataProvider: nghttp2_data_provider {
+    nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: readStreamData)
+  }
+
+  /// Executes a delegate's or handler's reply. Safe inside callbacks (submit only).
+  private func apply(_ reply: HTTP2StreamReply, on streamID: Int32) {
+    guard let session, streams[streamID] != nil else { return }
+    switch reply {
+    case .reset(let code):
+      nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code.rawValue)
+    case .respond(let headers, let body, let trailers):
+      guard !streams[streamID]!.responseSubmitted else { return }
+      streams[streamID]!.responseSubmitted = true
+      if body.isEmpty && trailers == nil {
+        withNameValueArray(headers) { nva, count in
+          _ = nghttp2_submit_response(session, streamID, nva, count, nil)
+        }
+        return
+      }
+      streams[streamID]!.outbound.append(body)
+      streams[streamID]!.finishing = true
+      streams[streamID]!.trailers = trailers
+      var provider = dataProvider
+      withNameValueArray(headers) { nva, count in
+        _ = nghttp2_submit_response(session, streamID, nva, count, &provider)
+      }
+    }
+  }
+
+  /// Sends `reply` on a stream now. Must run on the connection (use `assumeIsolated` on its loop).
+  public func perform(_ reply: HTTP2StreamReply, on streamID: Int32) {
+    apply(reply, on: streamID)
+    flush()
+  }
+
+  func sendHeaders(_ headers: [HTTP2Header], on streamID: Int32) throws(HTTP2StreamError) {
+    guard let session, !closed else { throw .connectionClosed }
+    guard streams[streamID] != nil, !streams[streamID]!.responseSubmitted else { throw .streamClosed }
+    streams[streamID]!.responseSubmitted = true
+    var provider = dataProvider
+    let status = withNameValueArray(headers) { nva, count in
+      nghttp2_submit_response(session, streamID, nva, count, &provider)
+    }
+    if status != 0 { throw .protocolFailure(String(cString: nghttp2_strerror(status))) }
+    flush()
+  }
+
+  func write(_ bytes: [UInt8], on streamID: Int32) async throws(HTTP2StreamError) {
+    guard let session, !closed else { throw .connectionClosed }
+    guard streams[streamID] != nil, !streams[streamID]!.finishing else { throw .streamClosed }
+    streams[streamID]!.outbound.append(bytes)
+    resumeIfDeferred(streamID, session)
+    flush()
+    if let state = streams[streamID], state.outbound.count > configuration.maxBufferedPerStream {
+      do {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+          streams[streamID]!.writers.append(continuation)
+        }
+      } catch {
+        throw (error as? HTTP2StreamError) ?? .streamClosed
+      }
+    }
+  }
+
+  func finish(trailers: [HTTP2Header]?, on streamID: Int32) {
+    guard let session, streams[streamID] != nil, !streams[streamID]!.finishing else { return }
+    streams[streamID]!.finishing = true
+    streams[streamID]!.trailers = trailers
+    resumeIfDeferred(streamID, session)
+    flush()
+  }
+
+  private func resumeIfDeferred(_ streamID: Int32, _ session: OpaquePointer) {
+    if streams[streamID]!.deferred {
+      streams[streamID]!.deferred = false
+      nghttp2_session_resume_data(session, streamID)
+    }
+  }
+
+  /// Client: opens a request stream, sends `headers` and `body`, and ends the request side.
+  /// With `timeout`, the stream is reset with CANCEL when it runs out and closes as `.timedOut`.
+  public func openStream(
+    headers: [HTTP2Header], body: [UInt8], timeout: Duration?, delegate: sending any HTTP2StreamDelegate
+  ) throws(HTTP2StreamError) -> HTTP2StreamHandle {
+    guard let session, !closed else { throw .connectionClosed }
+    guard !goawayReceived && !draining else { throw .goingAway }
+    var state = StreamState(openedAt: MonotonicClock.now())
+    state.delegate = delegate
+    state.outbound.append(body)
+    state.finishing = true
+    state.responseSubmitted = true
+    var provider = dataProvider
+    let streamID = withNameValueArray(headers) { nva, count in
+      nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+    }
+    if streamID < 0 {
+      if streamID == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE.rawValue { throw .goingAway }
+      throw .protocolFailure(String(cString: nghttp2_strerror(streamID)))
+    }
+    if let timeout {
+      state.deadlineTimer = loop.scheduleTimer(afterNanoseconds: timeout.nanoseconds) { [self] in
+        assumeIsolated { $0.expire(streamID) }
+      }
+    }
+    streams[streamID] = state
+    flush()
+    return HTTP2StreamHandle(connection: self, id: streamID)
+  }
+
+  private func expire(_ streamID: Int32) {
+    guard let session, streams[streamID] != nil else { return }
+    streams[streamID]!.deadlineTimer = nil
+    streams[streamID]!.timedOut = true
+    nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
+    flush()
+  }
+
+  /// Resets a stream with CANCEL from any thread (a caller's task was cancelled).
+  public nonisolated func cancelStream(_ streamID: Int32) {
+    loop.execute { [self] in
+      assumeIsolated { $0.perform(.reset(.cancel), on: streamID) }
+    }
+  }
+}
+
+/// The loop's registration entry for a connection. Holding the connection strongly here is what
+/// keeps it (and the unretained `user_data` nghttp2 holds) alive until it deregisters on close.
+final class LoopRegistration: LoopSelectable {
+  let connection: HTTP2Connection
+  init(_ connection: HTTP2Connection) { self.connection = connection }
+  func handleEvents(_ events: UInt32) {
+    connection.assumeIsolated { $0.handleEvents(events) }
+  }
+}

@@ -1,0 +1,144 @@
+/// One header field. Names are lower-case as HTTP/2 requires.
+public struct HTTP2Header: Sendable, Hashable {
+  public var name: String
+  public var value: String
+  public init(_ name: String, _ value: String) {
+    self.name = name
+    self.value = value
+  }
+}
+
+extension Array where Element == HTTP2Header {
+  /// The first value for `name`.
+  public subscript(first name: String) -> String? {
+    first { $0.name == name }?.value
+  }
+}
+
+/// HTTP/2 error codes (RFC 9113 §7) used in RST_STREAM and GOAWAY.
+public struct HTTP2ErrorCode: Sendable, Hashable, CustomStringConvertible {
+  public var rawValue: UInt32
+  public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+
+  public static let noError = HTTP2ErrorCode(0)
+  public static let protocolError = HTTP2ErrorCode(1)
+  public static let internalError = HTTP2ErrorCode(2)
+  public static let flowControlError = HTTP2ErrorCode(3)
+  public static let settingsTimeout = HTTP2ErrorCode(4)
+  public static let streamClosed = HTTP2ErrorCode(5)
+  public static let frameSizeError = HTTP2ErrorCode(6)
+  public static let refusedStream = HTTP2ErrorCode(7)
+  public static let cancel = HTTP2ErrorCode(8)
+  public static let compressionError = HTTP2ErrorCode(9)
+  public static let connectError = HTTP2ErrorCode(10)
+  public static let enhanceYourCalm = HTTP2ErrorCode(11)
+  public static let inadequateSecurity = HTTP2ErrorCode(12)
+  public static let http11Required = HTTP2ErrorCode(13)
+
+  public var description: String { "HTTP/2 error \(rawValue)" }
+}
+
+/// What happened on a stream, delivered to its delegate on the connection's event loop.
+public enum HTTP2StreamEvent {
+  /// A header block: the request or response head, or trailers.
+  case headers([HTTP2Header], endStream: Bool)
+  /// Body bytes, borrowed for the duration of the call only.
+  case data(UnsafeRawBufferPointer)
+  /// The peer finished its side of the stream (after DATA; header blocks carry `endStream`).
+  case end
+}
+
+/// Why a stream closed.
+public enum HTTP2StreamCloseReason: Sendable, Equatable {
+  /// Both sides finished normally.
+  case finished
+  /// RST_STREAM with this code (from the peer, or sent by us).
+  case reset(HTTP2ErrorCode)
+  /// The connection closed (EOF, I/O error, protocol error or shutdown) before the stream ended.
+  case connectionClosed
+  /// The peer's GOAWAY did not include this stream: it was never processed and is safe to retry.
+  case refusedByGoaway
+  /// The stream's local deadline passed; we sent RST_STREAM(CANCEL).
+  case timedOut
+}
+
+/// A reply a delegate wants sent right away, while it handles an event on the loop.
+public enum HTTP2StreamReply: Sendable {
+  /// A complete response: the header block, then `body`, then `trailers` (when given). With an
+  /// empty body and no trailers the header block itself ends the stream (a trailers-only reply).
+  case respond(headers: [HTTP2Header], body: [UInt8], trailers: [HTTP2Header]?)
+  /// RST_STREAM.
+  case reset(HTTP2ErrorCode)
+}
+
+/// Receives one stream's events. Called only on the connection's event loop, in order.
+public protocol HTTP2StreamDelegate: AnyObject {
+  func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply?
+  func closed(_ reason: HTTP2StreamCloseReason)
+}
+
+/// The request head a server sees when a stream opens.
+public struct HTTP2RequestHead: Sendable {
+  public var headers: [HTTP2Header]
+  /// The request ended with its header block (no body will follow).
+  public var endStream: Bool
+  /// The header list exceeded the configured limit; the fields past it were dropped.
+  public var headerListTooLarge: Bool
+  /// True when the connection is TLS.
+  public var isSecure: Bool
+  public var method: String? { headers[first: ":method"] }
+  public var path: String? { headers[first: ":path"] }
+}
+
+/// Decides, on the event loop, what handles each new request stream.
+public protocol HTTP2StreamAcceptor: Sendable {
+  /// Returns the delegate for the stream's remaining events, and an optional immediate reply.
+  func accept(_ head: HTTP2RequestHead, stream: HTTP2StreamHandle) -> (
+    delegate: (any HTTP2StreamDelegate)?, reply: HTTP2StreamReply?
+  )
+}
+
+/// An error from a stream operation.
+public enum HTTP2StreamError: Error, Sendable, Equatable {
+  /// The stream is closed (reset or finished); nothing more can be sent.
+  case streamClosed
+  /// The connection is closed or closing.
+  case connectionClosed
+  /// The connection is draining after a GOAWAY and accepts no new streams.
+  case goingAway
+  /// nghttp2 refused the operation.
+  case protocolFailure(String)
+}
+
+/// Tunables for every connection, with defaults suited to service-to-service RPC.
+public struct HTTP2ConnectionConfiguration: Sendable {
+  /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise.
+  public var maxConcurrentStreams: Int = 128
+  /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce (name + value + 32 per field).
+  public var maxHeaderListSize: Int = 16 * 1024
+  /// Per-stream receive window.
+  public var initialWindowSize: Int = 1 << 20
+  /// Connection-level receive window.
+  public var connectionWindowSize: Int = 8 << 20
+  /// Time allowed for the TLS handshake and the client preface.
+  public var handshakeTimeout: Duration = .seconds(10)
+  /// A connection with no open streams for this long is closed with GOAWAY.
+  public var idleTimeout: Duration = .seconds(300)
+  /// A stream whose request side has not finished after this long is reset (slow-loris guard).
+  public var requestReceiveTimeout: Duration = .seconds(30)
+  /// Bytes queued for the socket before the connection stops producing frames and reading.
+  public var maxBufferedOutbound: Int = 1 << 20
+  /// Bytes a stream writer may queue before `write` waits for the peer to read.
+  public var maxBufferedPerStream: Int = 256 * 1024
+
+  public init() {}
+  public static var defaults: HTTP2ConnectionConfiguration { HTTP2ConnectionConfiguration() }
+}
+
+extension Duration {
+  var nanoseconds: UInt64 {
+    let (seconds, attoseconds) = components
+    if seconds < 0 { return 0 }
+    return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+  }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Serialises `Codable` messages. Chosen per call by the content-type subtype, so another codec
+/// (a compact binary one, say) is one more registration, with no change to the transport.
+public protocol MessageCodec: Sendable {
+  func encode<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8]
+  func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RPCError) -> T
+}
+
+/// JSON, the default: plain `application/grpc` and `application/grpc+json`.
+public struct JSONMessageCodec: MessageCodec {
+  public init() {}
+
+  public func encode<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8] {
+    do {
+      return Array(try JSONEncoder().encode(value))
+    } catch {
+      throw RPCError(.internal, "failed to encode the response as JSON")
+    }
+  }
+
+  /// Unparseable bytes are `INTERNAL` (a message parse failure, as the protocol classes it);
+  /// well-formed JSON of the wrong shape is `INVALID_ARGUMENT`, naming the offending field.
+  public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RPCError) -> T {
+    do {
+      return try JSONDecoder().decode(T.self, from: Data(bytes))
+    } catch let error as DecodingError {
+      switch error {
+      case .dataCorrupted(let context) where context.codingPath.isEmpty:
+        throw RPCError(.internal, "the message is not valid JSON")
+      case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+        throw RPCError(.invalidArgument, "invalid value at '\(Self.path(context.codingPath))': \(Self.reason(error))")
+      case .keyNotFound(let key, let context):
+        throw RPCError(.invalidArgument, "missing field '\(Self.path(context.codingPath + [key]))'")
+      @unknown default:
+        throw RPCError(.invalidArgument, "the message does not have the expected shape")
+      }
+    } catch {
+      throw RPCError(.internal, "the message is not valid JSON")
+    }
+  }
+
+  private static func path(_ keys: [any CodingKey]) -> String {
+    keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+  }
+
+  private static func reason(_ error: DecodingError) -> String {
+    switch error {
+    case .typeMismatch(let type, _): return "expected \(Self.jsonKind(type))"
+    case .valueNotFound(let type, _): return "expected \(Self.jsonKind(type)), found null"
+    case .dataCorrupted(let context): return context.debugDescription
+    default: return "unexpected value"
+    }
+  }
+
+  private static func jsonKind(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Bool.Type: return "a boolean"
+    case is Int.Type, is Int64.Type, is Int32.Type, is UInt.Type, is Double.Type: return "a number"
+    default: return "a value of type \(type)"
+    }
+  }
+}
+
+/// The content-type of a gRPC request: `application/grpc`, optionally `+subtype` and `;params`.
+public enum GRPCContentType {
+  /// The subtype ("" for plain `application/grpc`), or nil when this is not a gRPC content-type.
+  public static func subtype(of value: String) -> String? {
+    var text = Substring(value.lowercased())
+    if let semicolon = text.firstIndex(of: ";") { text = text[..<semicolon] }
+    text = Substring(text.trimmingCharacters(in: .whitespaces))
+    let base = "application/grpc"
+    guard text.hasPrefix(base) else { return nil }
+    let rest = text.dropFirst(base.count)
+    if rest.isEmpty { return "" }
+    guard rest.first == "+", rest.count > 1 else { return nil }
+    return String(rest.dropFirst())
+  }
+}
+
+/// Codecs by content-type subtype.
+public struct CodecRegistry: Sendable {
+  private var codecs: [String: any MessageCodec]
+
+  /// JSON for plain `application/grpc` and `+json`.
+  public static var standard: CodecRegistry {
+    CodecRegistry(codecs: ["": JSONMessageCodec(), "json": JSONMessageCodec()])
+  }
+
+  public init(codecs: [String: any MessageCodec]) { self.codecs = codecs }
+
+  public mutating func register(_ codec: any MessageCodec, forSubtype subtype: String) {
+    codecs[subtype] = codec
+  }
+
+  public func codec(forSubtype subtype: String) -> (any MessageCodec)? { codecs[subtype] }
+}

@@ -1,0 +1,23 @@
+/// The internal bearer credential services present to each other.
+public struct BearerCredential: Sendable, Hashable {
+  let headerValue: [UInt8]
+
+  public init?(token: String) {
+    guard !token.isEmpty, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+    headerValue = Array("Bearer \(token)".utf8)
+  }
+
+  var authorizationHeader: String { String(decoding: headerValue, as: UTF8.self) }
+
+  /// Compares in time independent of where the first difference is.
+  func matches(_ presented: String?) -> Bool {
+    guard let presented else { return false }
+    let bytes = Array(presented.utf8)
+    var difference = UInt8(truncatingIfNeeded: bytes.count ^ headerValue.count)
+    for index in 0..<headerValue.count {
+      let other = index < bytes.count ? bytes[index] : 0
+      difference |= headerValue[index] ^ other
+    }
+    return difference == 0
+  }
+}

@@ -1,0 +1,451 @@
+import HayonHTTP2
+import Synchronization
+
+/// Per-call options.
+public struct CallOptions: Sendable {
+  /// How long the caller waits; nil uses the client's default.
+  public var timeout: Duration?
+  /// Custom metadata sent with the request.
+  public var metadata: Metadata
+
+  public init(timeout: Duration? = nil, metadata: Metadata = Metadata()) {
+    self.timeout = timeout
+    self.metadata = metadata
+  }
+}
+
+/// A unary response with the metadata that came with it.
+public struct UnaryResponse<Message: Sendable>: Sendable {
+  public var message: Message
+  public var initialMetadata: Metadata
+  public var trailingMetadata: Metadata
+}
+
+/// A typed gRPC client for one target. It keeps one HTTP/2 connection and reuses it for every
+/// call (reconnecting when it breaks), applies a deadline to every call, and retries only
+/// `UNAVAILABLE`, and only for methods marked idempotent or calls that never reached the server.
+public final class RPCClient: Sendable {
+  public struct Configuration: Sendable {
+    public var target: SocketAddress
+    /// TLS with ALPN h2 when set.
+    public var tls: TLSConfiguration?
+    /// Sent as `authorization: Bearer <token>` on every call.
+    public var credential: BearerCredential?
+    public var defaultTimeout: Duration = .seconds(30)
+    public var maxMessageSize: Int = 4 * 1024 * 1024
+    public var maxAttempts: Int = 3
+    public var initialBackoff: Duration = .milliseconds(50)
+    public var maxBackoff: Duration = .seconds(1)
+    public var connectTimeout: Duration = .seconds(5)
+    /// `application/grpc` works with every gRPC server; `+json` names the codec explicitly.
+    public var contentType: String = "application/grpc"
+    public var connection: HTTP2ConnectionConfiguration = .defaults
+
+    public init(target: SocketAddress, credential: BearerCredential?, tls: TLSConfiguration? = nil) {
+      self.target = target
+      self.credential = credential
+      self.tls = tls
+    }
+  }
+
+  public let configuration: Configuration
+  private let pool: ConnectionPool
+  private let codec: any MessageCodec = JSONMessageCodec()
+
+  public init(configuration: Configuration, group: EventLoopGroup = .shared) throws {
+    self.configuration = configuration
+    let tlsContext = try configuration.tls.map { try TLSContext(client: $0) }
+    pool = ConnectionPool(configuration: configuration, tlsContext: tlsContext, group: group)
+  }
+
+  /// Calls a unary method.
+  public func call<M: UnaryMethod>(
+    _ method: M.Type, _ request: M.Input, options: CallOptions = CallOptions()
+  ) async throws(RPCError) -> M.Output {
+    try await callWithMetadata(method, request, options: options).message
+  }
+
+  /// Calls a unary method and returns the response metadata too.
+  public func callWithMetadata<M: UnaryMethod>(
+    _ method: M.Type, _ request: M.Input, options: CallOptions = CallOptions()
+  ) async throws(RPCError) -> UnaryResponse<M.Output> {
+    let body = try codec.encode(request)
+    let codec = self.codec
+    let received = Mutex<[UInt8]?>(nil)
+    let (initial, trailing) = try await perform(M.descriptor, body: body, options: options) { message throws(RPCError) in
+      let duplicate = received.withLock { stored -> Bool in
+        if stored != nil { return true }
+        stored = message
+        return false
+      }
+      if duplicate { throw RPCError(.internal, "server sent more than one response to a unary call") }
+    }
+    guard let bytes = received.withLock({ $0 }) else {
+      throw RPCError(.internal, "server sent no response message to a unary call")
+    }
+    let message = try codec.decode(M.Output.self, from: bytes)
+    return UnaryResponse(message: message, initialMetadata: initial, trailingMetadata: trailing)
+  }
+
+  /// Calls a server-streaming method, handing each response to `onMessage` in order. Returns the
+  /// trailing metadata.
+  @discardableResult
+  public func serverStream<M: ServerStreamingMethod>(
+    _ method: M.Type, _ request: M.Input, options: CallOptions = CallOptions(),
+    onMessage: @escaping @Sendable (M.Output) async throws -> Void
+  ) async throws(RPCError) -> Metadata {
+    let body = try codec.encode(request)
+    let codec = self.codec
+    // A retry after messages were delivered would repeat them, so streaming calls never retry
+    // once the first message arrived.
+    let (_, trailing) = try await perform(M.descriptor, body: body, options: options) { bytes throws(RPCError) in
+      let message = try codec.decode(M.Output.self, from: bytes)
+      do { try await onMessage(message) } catch { throw RPCError(converting: error) }
+    }
+    return trailing
+  }
+
+  /// Closes the connection; calls in flight fail with `UNAVAILABLE`.
+  public func close() async {
+    await pool.close()
+  }
+
+  // MARK: Call execution
+
+  private func perform(
+    _ method: MethodDescriptor, body: [UInt8], options: CallOptions,
+    onMessage: @escaping @Sendable ([UInt8]) async throws(RPCError) -> Void
+  ) async throws(RPCError) -> (Metadata, Metadata) {
+    let timeout = options.timeout ?? configuration.defaultTimeout
+    let deadline = ContinuousClock.now + timeout
+    var framed: [UInt8] = []
+    MessageFraming.append(body, to: &framed)
+    let baseHeaders = try requestHeaders(method, options: options)
+    var attempt = 1
+    var backoff = configuration.initialBackoff
+    while true {
+      let remaining = deadline - .now
+      if remaining <= .zero { throw RPCError(.deadlineExceeded, "deadline exceeded before \(method.method) was sent") }
+      var headers = baseHeaders
+      headers.insert(HTTP2Header("grpc-timeout", GRPCTimeout.encode(remaining)), at: 5)
+      let outcome = await attemptCall(headers: headers, body: framed, timeout: remaining, onMessage: onMessage)
+      switch outcome {
+      case .success(let metadata):
+        return metadata
+      case .failure(let failure):
+        let retryable = failure.error.code == .unavailable && (method.isIdempotent || !failure.reachedServer)
+        let jittered = backoff * Double.random(in: 0.5...1.0)
+        guard retryable, attempt < configuration.maxAttempts, !Task.isCancelled,
+          deadline - .now > jittered
+        else { throw failure.error }
+        try? await Task.sleep(for: jittered)
+        attempt += 1
+        backoff = min(backoff * 2, configuration.maxBackoff)
+      }
+    }
+  }
+
+  struct CallFailure: Error {
+    var error: RPCError
+    /// False when the request certainly never reached a handler (connect failed, GOAWAY refused).
+    var reachedServer: Bool
+  }
+
+  private func attemptCall(
+    headers: [HTTP2Header], body: [UInt8], timeout: Duration,
+    onMessage: @Sendable ([UInt8]) async throws(RPCError) -> Void
+  ) async -> Result<(Metadata, Metadata), CallFailure> {
+    let connection: HTTP2Connection
+    do {
+      connection = try await pool.connection()
+    } catch {
+      return .failure(CallFailure(error: error, reachedServer: false))
+    }
+    let (events, continuation) = AsyncStream<ClientCallEvent>.makeStream()
+    let delegate = ClientCallDelegate(
+      continuation: continuation, maxMessageSize: configuration.maxMessageSize)
+    let stream: HTTP2StreamHandle
+    do {
+      stream = try await connection.openStream(headers: headers, body: body, timeout: timeout, delegate: delegate)
+    } catch {
+      pool.discard(connection)
+      return .failure(CallFailure(error: RPCError(.unavailable, "connection unavailable: \(error)"), reachedServer: false))
+    }
+    return await withTaskCancellationHandler {
+      var initial = Metadata()
+      for await event in events {
+        switch event {
+        case .headers(let metadata):
+          initial = metadata
+        case .message(let bytes):
+          do {
+            try await onMessage(bytes)
+          } catch {
+            connection.cancelStream(stream.id)
+            return .failure(CallFailure(error: RPCError(converting: error), reachedServer: true))
+          }
+        case .finished(let error, let trailing, let reachedServer):
+          if let error {
+            if error.code == .unavailable && !reachedServer { pool.discard(connection) }
+            return .failure(CallFailure(error: error, reachedServer: reachedServer))
+          }
+          return .success((initial, trailing))
+        }
+      }
+      return .failure(CallFailure(error: RPCError(.cancelled, "the call was cancelled"), reachedServer: true))
+    } onCancel: {
+      connection.cancelStream(stream.id)
+    }
+  }
+
+  private func requestHeaders(_ method: MethodDescriptor, options: CallOptions) throws(RPCError) -> [HTTP2Header] {
+    var headers = [
+      HTTP2Header(":method", "POST"),
+      HTTP2Header(":scheme", configuration.tls == nil ? "http" : "https"),
+      HTTP2Header(":path", method.path),
+      HTTP2Header(":authority", configuration.target.description),
+      HTTP2Header("te", "trailers"),
+      HTTP2Header("content-type", configuration.contentType),
+      HTTP2Header("user-agent", "hayon-rpc/1.0"),
+    ]
+    if let credential = configuration.credential {
+      headers.append(HTTP2Header("authorization", credential.authorizationHeader))
+    }
+    for entry in options.metadata {
+      guard Metadata.isValidCustomName(entry.name) else {
+        throw RPCError(.invalidArgument, "metadata name '\(entry.name)' is not allowed")
+      }
+      guard entry.name.hasSuffix("-bin") || Metadata.isValidASCIIValue(entry.value) else {
+        throw RPCError(.invalidArgument, "metadata '\(entry.name)' has a value that is not printable ASCII")
+      }
+      headers.append(HTTP2Header(entry.name, entry.value))
+    }
+    return headers
+  }
+}
+
+enum ClientCallEvent: Sendable {
+  case headers(Metadata)
+  case message([UInt8])
+  case finished(RPCError?, trailing: Metadata, reachedServer: Bool)
+}
+
+/// Turns one client stream's events (on the loop) into call events for the waiting task.
+final class ClientCallDelegate: HTTP2StreamDelegate {
+  private let continuation: AsyncStream<ClientCallEvent>.Continuation
+  private var deframer: MessageDeframer
+  private var httpStatus: String?
+  private var done = false
+
+  init(continuation: AsyncStream<ClientCallEvent>.Continuation, maxMessageSize: Int) {
+    self.continuation = continuation
+    self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+  }
+
+  func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply? {
+    guard !done else { return nil }
+    switch event {
+    case .headers(let headers, let endStream):
+      if httpStatus == nil {
+        let status = headers[first: ":status"] ?? ""
+        if status.hasPrefix("1") { return nil }  // informational: skip
+        httpStatus = status
+        if headers[first: "grpc-status"] != nil || endStream {
+          finishFromTrailers(headers)  // trailers-only
+          return nil
+        }
+        if status == "200" {
+          guard let type = headers[first: "content-type"], GRPCContentType.subtype(of: type) != nil else {
+            finish(RPCError(.unknown, "response content-type is not application/grpc"), Metadata())
+            return .reset(.cancel)
+          }
+        }
+        continuation.yield(.headers(Self.metadata(from: headers)))
+        return nil
+      }
+      finishFromTrailers(headers)
+      return nil
+    case .data(let bytes):
+      guard httpStatus == "200" else { return nil }
+      do {
+        try deframer.feed(bytes) { continuation.yield(.message($0)) }
+      } catch {
+        switch error {
+        case .messageTooLarge(let length, let limit):
+          finish(RPCError(.resourceExhausted, "response message of \(length) bytes exceeds the limit of \(limit) bytes"), Metadata())
+        default:
+          finish(RPCError(.internal, "malformed response message: \(error)"), Metadata())
+        }
+        return .reset(.cancel)
+      }
+      return nil
+    case .end:
+      finishFromTrailers([])
+      return nil
+    }
+  }
+
+  func closed(_ reason: HTTP2StreamCloseReason) {
+    guard !done else { return }
+    switch reason {
+    case .finished: finish(RPCError(.unknown, "stream ended without a grpc-status"), Metadata())
+    case .timedOut: finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
+    case .refusedByGoaway:
+      finish(RPCError(.unavailable, "the server is going away and did not process the call"), Metadata(), reachedServer: false)
+    case .connectionClosed: finish(RPCError(.unavailable, "the connection closed during the call"), Metadata())
+    case .reset(let code): finish(Self.error(forReset: code), Metadata(), reachedServer: code != .refusedStream)
+    }
+  }
+
+  private func finishFromTrailers(_ headers: [HTTP2Header]) {
+    if let text = headers[first: "grpc-status"] {
+      let trailing = Self.metadata(from: headers)
+      guard let value = Int(text), let code = RPCStatusCode(rawValue: value) else {
+        finish(RPCError(.unknown, "unparseable grpc-status '\(text.prefix(16))'"), trailing)
+        return
+      }
+      if code == .ok {
+        do {
+          try deframer.finish()
+        } catch {
+          finish(RPCError(.internal, "response ended inside a message"), trailing)
+          return
+        }
+        finish(nil, trailing)
+      } else {
+        let message = headers[first: "grpc-message"].map(StatusMessage.decode) ?? ""
+        finish(RPCError(code, message, metadata: trailing), trailing)
+      }
+      return
+    }
+    // No grpc-status: synthesise one from the HTTP status (grpc/grpc http-grpc-status-mapping).
+    let status = httpStatus ?? ""
+    let code: RPCStatusCode
+    switch status {
+    case "400", "431": code = .internal
+    case "401": code = .unauthenticated
+    case "403": code = .permissionDenied
+    case "404": code = .unimplemented
+    case "429", "502", "503", "504": code = .unavailable
+    default: code = .unknown
+    }
+    finish(RPCError(code, status == "200" ? "response had no grpc-status" : "HTTP status \(status)"), Metadata())
+  }
+
+  static func error(forReset code: HTTP2ErrorCode) -> RPCError {
+    switch code {
+    case .refusedStream: return RPCError(.unavailable, "the server refused the stream")
+    case .cancel: return RPCError(.cancelled, "the server cancelled the call")
+    case .enhanceYourCalm: return RPCError(.resourceExhausted, "the server asked to slow down")
+    case .inadequateSecurity: return RPCError(.permissionDenied, "the connection is not secure enough")
+    default: return RPCError(.internal, "the stream was reset (\(code))")
+    }
+  }
+
+  private func finish(_ error: RPCError?, _ trailing: Metadata, reachedServer: Bool = true) {
+    guard !done else { return }
+    done = true
+    continuation.yield(.finished(error, trailing: trailing, reachedServer: reachedServer))
+    continuation.finish()
+  }
+
+  private func finish(_ error: RPCError?, _ trailing: [HTTP2Header]) {
+    finish(error, Self.metadata(from: trailing))
+  }
+
+  static func metadata(from headers: [HTTP2Header]) -> Metadata {
+    var metadata = Metadata()
+    for header in headers where Metadata.isValidCustomName(header.name) {
+      metadata.add(header.name, header.value)
+    }
+    return metadata
+  }
+}
+
+/// Holds the client's one connection; connects on first use, single-flight, and reconnects
+/// after it breaks or the server sends GOAWAY.
+final class ConnectionPool: Sendable {
+  private struct State {
+    var connection: HTTP2Connection?
+    var connecting = false
+    var waiters: [CheckedContinuation<HTTP2Connection, any Error>] = []
+    var closed = false
+  }
+
+  private let configuration: RPCClient.Configuration
+  private let tlsContext: TLSContext?
+  private let group: EventLoopGroup
+  private let state = Mutex(State())
+
+  init(configuration: RPCClient.Configuration, tlsContext: TLSContext?, group: EventLoopGroup) {
+    self.configuration = configuration
+    self.tlsContext = tlsContext
+    self.group = group
+  }
+
+  func connection() async throws(RPCError) -> HTTP2Connection {
+    enum Step { case ready(HTTP2Connection), wait, connect, closed }
+    let step = state.withLock { state -> Step in
+      if state.closed { return .closed }
+      if let connection = state.connection, connection.isUsable { return .ready(connection) }
+      state.connection = nil
+      if state.connecting { return .wait }
+      state.connecting = true
+      return .connect
+    }
+    switch step {
+    case .ready(let connection):
+      return connection
+    case .closed:
+      throw RPCError(.unavailable, "the client is closed")
+    case .wait:
+      do {
+        return try await withCheckedThrowingContinuation { continuation in
+          let immediate = state.withLock { state -> HTTP2Connection? in
+            if let connection = state.connection, connection.isUsable { return connection }
+            state.waiters.append(continuation)
+            return nil
+          }
+          if let immediate { continuation.resume(returning: immediate) }
+        }
+      } catch {
+        throw (error as? RPCError) ?? RPCError(.unavailable, "connect failed")
+      }
+    case .connect:
+      let result: Result<HTTP2Connection, RPCError>
+      do {
+        let connection = try await HTTP2ClientConnector.connect(
+          to: configuration.target, tls: tlsContext, serverName: configuration.tls?.serverName,
+          group: group, configuration: configuration.connection, timeout: configuration.connectTimeout)
+        result = .success(connection)
+      } catch {
+        result = .failure(RPCError(.unavailable, "cannot connect to \(configuration.target): \(error)"))
+      }
+      let waiters = state.withLock { state -> [CheckedContinuation<HTTP2Connection, any Error>] in
+        state.connecting = false
+        if case .success(let connection) = result { state.connection = connection }
+        let waiters = state.waiters
+        state.waiters.removeAll()
+        return waiters
+      }
+      for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
+      return try result.get()
+    }
+  }
+
+  /// Forgets a connection that failed, so the next call reconnects.
+  func discard(_ connection: HTTP2Connection) {
+    state.withLock { state in
+      if state.connection === connection { state.connection = nil }
+    }
+  }
+
+  func close() async {
+    let connection = state.withLock { state -> HTTP2Connection? in
+      state.closed = true
+      defer { state.connection = nil }
+      return state.connection
+    }
+    if let connection { await connection.beginGracefulShutdown(gracePeriod: .seconds(1)) }
+  }
+}

@@ -1,0 +1,372 @@
+import HayonHTTP2
+import Synchronization
+
+/// A gRPC server over the HTTP/2 transport: routes calls to registered services, enforces
+/// content-type, credentials, message limits and deadlines, and serves `grpc.health.v1`.
+public final class RPCServer: Sendable {
+  public struct Configuration: Sendable {
+    public var address: SocketAddress
+    public var tls: TLSConfiguration?
+    public var connection: HTTP2ConnectionConfiguration = .defaults
+    public var maxConnections: Int = 4096
+    /// Largest request message accepted; larger ones are refused from their length prefix.
+    public var maxMessageSize: Int = 4 * 1024 * 1024
+    /// Calls must present `authorization: Bearer <token>` with this credential. Required: a
+    /// server without one refuses every authenticated method.
+    public var credential: BearerCredential?
+    /// How long in-flight calls may run after a graceful shutdown begins.
+    public var shutdownGracePeriod: Duration = .seconds(10)
+    public var codecs: CodecRegistry = .standard
+
+    public init(address: SocketAddress, credential: BearerCredential?) {
+      self.address = address
+      self.credential = credential
+    }
+  }
+
+  public let configuration: Configuration
+  public let health = HealthService()
+  private let transport: HTTP2Server
+  private let stopped = Mutex<Bool>(false)
+
+  public init(configuration: Configuration, services: [any RPCService], group: EventLoopGroup = .shared) throws {
+    self.configuration = configuration
+    var router = RPCRouter()
+    for service in services { router.add(service: service) }
+    health.register(with: &router)
+    health.setStatus(.serving, forService: "")
+    for name in router.serviceNames { health.setStatus(.serving, forService: name) }
+    var transportConfiguration = HTTP2Server.Configuration(address: configuration.address, tls: configuration.tls)
+    transportConfiguration.connection = configuration.connection
+    transportConfiguration.maxConnections = configuration.maxConnections
+    let acceptor = CallAcceptor(router: router, configuration: configuration)
+    transport = try HTTP2Server(configuration: transportConfiguration, group: group, acceptor: acceptor)
+  }
+
+  /// Starts listening; returns the bound address.
+  public func start() async throws -> SocketAddress {
+    try await transport.start()
+  }
+
+  /// Reports NOT_SERVING, sends GOAWAY, lets in-flight calls finish within the grace period, then
+  /// closes every connection.
+  public func shutdown() async {
+    health.setAll(.notServing)
+    await transport.shutdown(gracePeriod: configuration.shutdownGracePeriod)
+  }
+
+  /// Runs until the calling task is cancelled, then shuts down gracefully.
+  public func run(onListening: @Sendable (SocketAddress) -> Void = { _ in }) async throws {
+    let address = try await start()
+    onListening(address)
+    await withTaskCancellationHandler {
+      await waitForever()
+    } onCancel: {}
+    await shutdown()
+  }
+
+  public var connectionCount: Int { transport.connectionCount }
+}
+
+private func waitForever() async {
+  let stream = AsyncStream<Never> { _ in }
+  for await _ in stream {}
+}
+
+/// Decides, per new stream on the loop, whether the call may proceed: content-type, method,
+/// route, credentials, encoding and deadline are all checked from the header block.
+struct CallAcceptor: HTTP2StreamAcceptor {
+  let router: RPCRouter
+  let configuration: RPCServer.Configuration
+
+  func accept(_ head: HTTP2RequestHead, stream: HTTP2StreamHandle) -> (
+    delegate: (any HTTP2StreamDelegate)?, reply: HTTP2StreamReply?
+  ) {
+    let headers = head.headers
+    guard let contentType = headers[first: "content-type"], let subtype = GRPCContentType.subtype(of: contentType)
+    else {
+      return (nil, .respond(
+        headers: [HTTP2Header(":status", "415"), HTTP2Header("content-type", "text/plain; charset=utf-8")],
+        body: Array("unsupported content-type: gRPC calls use application/grpc\n".utf8), trailers: nil))
+    }
+    func refuse(_ code: RPCStatusCode, _ message: String) -> ((any HTTP2StreamDelegate)?, HTTP2StreamReply?) {
+      (nil, .respond(headers: ResponseHeaders.trailersOnly(RPCError(code, message)), body: [], trailers: nil))
+    }
+    if head.headerListTooLarge {
+      return refuse(.resourceExhausted, "request header list exceeds \(configuration.connection.maxHeaderListSize) bytes")
+    }
+    guard head.method == "POST" else { return refuse(.invalidArgument, "gRPC calls must use POST") }
+    let path = head.path ?? ""
+    guard let route = router.route(for: path) else {
+      return refuse(.unimplemented, "unknown method \(String(path.prefix(200)))")
+    }
+    if route.requiresAuthentication {
+      guard let credential = configuration.credential, credential.matches(headers[first: "authorization"]) else {
+        return refuse(.unauthenticated, "missing or invalid credentials")
+      }
+    }
+    let codec: (any MessageCodec)?
+    if let subtypes = route.subtypes {
+      codec = subtypes.contains(subtype) ? JSONMessageCodec() : nil
+    } else {
+      codec = configuration.codecs.codec(forSubtype: subtype)
+    }
+    guard let codec else {
+      return (nil, .respond(
+        headers: [HTTP2Header(":status", "415"), HTTP2Header("content-type", "text/plain; charset=utf-8")],
+        body: Array("unsupported gRPC content-type subtype '\(String(subtype.prefix(64)))'\n".utf8), trailers: nil))
+    }
+    if let encoding = headers[first: "grpc-encoding"], encoding != "identity" {
+      return refuse(.unimplemented, "unsupported grpc-encoding '\(String(encoding.prefix(64)))'; this server accepts identity")
+    }
+    var deadline: ContinuousClock.Instant?
+    var timeout: Duration?
+    if let text = headers[first: "grpc-timeout"] {
+      guard let parsed = GRPCTimeout.parse(text) else {
+        return refuse(.invalidArgument, "malformed grpc-timeout '\(String(text.prefix(16)))'")
+      }
+      timeout = parsed
+      deadline = .now + parsed
+    }
+    var metadata = Metadata()
+    for header in headers where Metadata.isValidCustomName(header.name) {
+      metadata.add(header.name, header.value)
+    }
+    let context = ServerContext(method: route.descriptor, metadata: metadata, deadline: deadline, isSecure: head.isSecure)
+    let call = ServerCall(
+      route: route, codec: codec, subtype: subtype, context: context, stream: stream,
+      maxMessageSize: configuration.maxMessageSize)
+    if let timeout { call.armDeadline(after: timeout) }
+    return (call, nil)
+  }
+}
+
+/// One call on the server, driven by stream events on the loop: deframes the request, runs the
+/// handler as a task on the same loop, and turns its result into the response.
+final class ServerCall: HTTP2StreamDelegate {
+  private let route: RPCRouter.Route
+  private let codec: any MessageCodec
+  private let subtype: String
+  private let context: ServerContext
+  private let stream: HTTP2StreamHandle
+  private var deframer: MessageDeframer
+  private var messages: [[UInt8]] = []
+  private var task: Task<Void, Never>?
+  private var deadlineTimer: UInt64?
+  private var finished = false
+
+  init(
+    route: RPCRouter.Route, codec: any MessageCodec, subtype: String, context: ServerContext,
+    stream: HTTP2StreamHandle, maxMessageSize: Int
+  ) {
+    self.route = route
+    self.codec = codec
+    self.subtype = subtype
+    self.context = context
+    self.stream = stream
+    self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+  }
+
+  func armDeadline(after timeout: Duration) {
+    let stream = self.stream
+    deadlineTimer = stream.connection.loop.scheduleTimer(afterNanoseconds: timeout.nanosecondCount) { [self] in
+      deadlineTimer = nil
+      task?.cancel()
+      finished = true
+      // The deadline passed: stop the handler and tell the client with RST_STREAM(CANCEL).
+      stream.connection.assumeIsolated { $0.perform(.reset(.cancel), on: stream.id) }
+    }
+  }
+
+  func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply? {
+    guard !finished else { return nil }
+    switch event {
+    case .headers:
+      return nil
+    case .data(let bytes):
+      do {
+        try deframer.feed(bytes) { messages.append($0) }
+        if messages.count > 1 { return fail(RPCError(.unimplemented, "\(route.descriptor.method) takes exactly one request message")) }
+      } catch {
+        return fail(Self.error(for: error))
+      }
+      return nil
+    case .end:
+      do {
+        try deframer.finish()
+      } catch {
+        return fail(Self.error(for: error))
+      }
+      guard messages.count == 1 else {
+        return fail(RPCError(.unimplemented, "\(route.descriptor.method) takes exactly one request message, got \(messages.count)"))
+      }
+      start(request: messages.removeFirst())
+      return nil
+    }
+  }
+
+  func closed(_ reason: HTTP2StreamCloseReason) {
+    if let timer = deadlineTimer {
+      stream.connection.loop.cancelTimer(timer)
+      deadlineTimer = nil
+    }
+    // A reset or lost connection cancels the handler; a normal close means it already finished.
+    if reason != .finished { task?.cancel() }
+  }
+
+  private func fail(_ error: RPCError) -> HTTP2StreamReply {
+    finished = true
+    return .respond(headers: ResponseHeaders.trailersOnly(error), body: [], trailers: nil)
+  }
+
+  static func error(for failure: MessageDeframer.Failure) -> RPCError {
+    switch failure {
+    case .messageTooLarge(let length, let limit):
+      return RPCError(.resourceExhausted, "request message of \(length) bytes exceeds the limit of \(limit) bytes")
+    case .compressedWithoutEncoding:
+      return RPCError(.internal, "compressed flag set but no grpc-encoding was negotiated")
+    case .invalidFlag(let flag):
+      return RPCError(.internal, "invalid compressed flag \(flag)")
+    case .truncated(let missing):
+      return RPCError(.internal, "request stream ended inside a message (\(missing) bytes missing)")
+    }
+  }
+
+  private func start(request: [UInt8]) {
+    let route = self.route
+    let codec = self.codec
+    let subtype = self.subtype
+    let context = self.context
+    let stream = self.stream
+    // Unstructured by necessity: the call's lifetime is the stream's, owned by the connection.
+    // The task is cancelled when the stream resets, the connection closes or the deadline passes.
+    task = Self.spawn(route.handler, request: request, codec: codec, subtype: subtype, context: context, stream: stream)
+  }
+
+  private static func spawn(
+    _ handler: RPCRouter.Handler, request: [UInt8], codec: any MessageCodec, subtype: String,
+    context: ServerContext, stream: HTTP2StreamHandle
+  ) -> Task<Void, Never> {
+    let executor: any TaskExecutor = stream.connection.loop.taskExecutor
+    return Task(executorPreference: executor) {
+      await run(handler, request: request, codec: codec, subtype: subtype, context: context, stream: stream)
+    }
+  }
+
+  private static func run(
+    _ handler: RPCRouter.Handler, request: [UInt8], codec: any MessageCodec, subtype: String,
+    context: ServerContext, stream: HTTP2StreamHandle
+  ) async {
+    switch handler {
+    case .unary(let handler):
+      await respond(stream: stream, context: context) { try await handler(request, codec, context) }
+    case .rawUnary(let handler):
+      await respond(stream: stream, context: context) { try await handler(request, subtype, context) }
+    case .serverStreaming(let handler):
+      let writer = RawMessageWriter(stream: stream, context: context)
+      do {
+        try await handler(request, codec, context, writer)
+        await writer.finish(with: nil)
+      } catch {
+        await writer.finish(with: RPCError(converting: error))
+      }
+    }
+  }
+
+  private static func respond(
+    stream: HTTP2StreamHandle, context: ServerContext, _ body: () async throws -> [UInt8]
+  ) async {
+    do {
+      let output = try await body()
+      var framed: [UInt8] = []
+      MessageFraming.append(output, to: &framed)
+      let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
+      await stream.respond(
+        headers: ResponseHeaders.initial(initial), body: framed,
+        trailers: ResponseHeaders.trailers(status: nil, metadata: trailing))
+    } catch {
+      var rpcError = RPCError(converting: error)
+      let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
+      for entry in trailing { rpcError.metadata.add(entry.name, entry.value) }
+      await stream.respond(headers: ResponseHeaders.trailersOnly(rpcError, initial: initial), body: [], trailers: nil)
+    }
+  }
+}
+
+/// The byte-level writer behind `ResponseStreamWriter`: sends the header block before the first
+/// message, then framed messages with back-pressure, then trailers.
+final class RawMessageWriter: Sendable {
+  private let stream: HTTP2StreamHandle
+  private let context: ServerContext
+  private let headersSent = Mutex(false)
+
+  init(stream: HTTP2StreamHandle, context: ServerContext) {
+    self.stream = stream
+    self.context = context
+  }
+
+  func write(_ message: [UInt8]) async throws(RPCError) {
+    if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled") }
+    do {
+      if headersSent.withLock({ sent in defer { sent = true }; return !sent }) {
+        let initial = context.response.state.withLock { $0.initial }
+        try await stream.sendHeaders(ResponseHeaders.initial(initial))
+      }
+      try await stream.write(MessageFraming.frame(message))
+    } catch {
+      throw RPCError(.cancelled, "the client went away")
+    }
+  }
+
+  func finish(with error: RPCError?) async {
+    let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
+    let sent = headersSent.withLock { $0 }
+    if !sent {
+      if var error {
+        for entry in trailing { error.metadata.add(entry.name, entry.value) }
+        await stream.respond(headers: ResponseHeaders.trailersOnly(error, initial: initial), body: [], trailers: nil)
+      } else {
+        await stream.respond(
+          headers: ResponseHeaders.initial(initial), body: [],
+          trailers: ResponseHeaders.trailers(status: nil, metadata: trailing))
+      }
+      return
+    }
+    await stream.finish(trailers: ResponseHeaders.trailers(status: error, metadata: trailing))
+  }
+}
+
+/// The response header blocks, in one place.
+enum ResponseHeaders {
+  static func initial(_ metadata: Metadata) -> [HTTP2Header] {
+    var headers = [
+      HTTP2Header(":status", "200"), HTTP2Header("content-type", "application/grpc"),
+      HTTP2Header("grpc-accept-encoding", "identity"),
+    ]
+    for entry in metadata { headers.append(HTTP2Header(entry.name, entry.value)) }
+    return headers
+  }
+
+  static func trailers(status error: RPCError?, metadata: Metadata) -> [HTTP2Header] {
+    var headers = [HTTP2Header("grpc-status", String(error?.code.rawValue ?? 0))]
+    if let error {
+      if !error.message.isEmpty { headers.append(HTTP2Header("grpc-message", StatusMessage.encode(error.message))) }
+      for entry in error.metadata { headers.append(HTTP2Header(entry.name, entry.value)) }
+    }
+    for entry in metadata { headers.append(HTTP2Header(entry.name, entry.value)) }
+    return headers
+  }
+
+  /// A single HEADERS frame with END_STREAM carrying the status: used for every early error.
+  static func trailersOnly(_ error: RPCError, initial metadata: Metadata = Metadata()) -> [HTTP2Header] {
+    initial(metadata) + trailers(status: error, metadata: Metadata())
+  }
+}
+
+extension Duration {
+  var nanosecondCount: UInt64 {
+    let (seconds, attoseconds) = components
+    if seconds < 0 { return 0 }
+    return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+  }
+}

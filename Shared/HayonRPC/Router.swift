@@ -1,0 +1,70 @@
+/// Maps `:path` to handlers. Services register their methods here; the contracts in
+/// `Protocols/` provide typed registration so a method is declared in one place.
+public struct RPCRouter: Sendable {
+  enum Handler: Sendable {
+    /// Typed unary: request bytes → response bytes, through the negotiated codec.
+    case unary(@Sendable ([UInt8], any MessageCodec, ServerContext) async throws -> [UInt8])
+    case serverStreaming(
+      @Sendable ([UInt8], any MessageCodec, ServerContext, RawMessageWriter) async throws -> Void)
+    /// Raw unary with its own wire format (the protobuf health check): gets the subtype.
+    case rawUnary(@Sendable ([UInt8], String, ServerContext) async throws -> [UInt8])
+  }
+
+  struct Route: Sendable {
+    let descriptor: MethodDescriptor
+    let handler: Handler
+    /// Health probes carry no credentials, so the health service opts out.
+    let requiresAuthentication: Bool
+    /// Content-type subtypes this route accepts (nil: any registered codec).
+    let subtypes: Set<String>?
+  }
+
+  private(set) var routes: [String: Route] = [:]
+  private(set) var serviceNames: [String] = []
+
+  public init() {}
+
+  public mutating func register<M: UnaryMethod>(
+    _ method: M.Type, handler: @escaping @Sendable (M.Input, ServerContext) async throws -> M.Output
+  ) {
+    add(
+      Route(
+        descriptor: M.descriptor,
+        handler: .unary { bytes, codec, context in
+          let input = try codec.decode(M.Input.self, from: bytes)
+          return try codec.encode(try await handler(input, context))
+        }, requiresAuthentication: true, subtypes: nil))
+  }
+
+  public mutating func register<M: ServerStreamingMethod>(
+    _ method: M.Type,
+    handler: @escaping @Sendable (M.Input, ServerContext, ResponseStreamWriter<M.Output>) async throws -> Void
+  ) {
+    add(
+      Route(
+        descriptor: M.descriptor,
+        handler: .serverStreaming { bytes, codec, context, writer in
+          let input = try codec.decode(M.Input.self, from: bytes)
+          try await handler(input, context, ResponseStreamWriter(raw: writer, codec: codec))
+        }, requiresAuthentication: true, subtypes: nil))
+  }
+
+  mutating func registerRaw(
+    _ descriptor: MethodDescriptor, subtypes: Set<String>, requiresAuthentication: Bool,
+    handler: @escaping @Sendable ([UInt8], String, ServerContext) async throws -> [UInt8]
+  ) {
+    add(Route(descriptor: descriptor, handler: .rawUnary(handler), requiresAuthentication: requiresAuthentication, subtypes: subtypes))
+  }
+
+  mutating func add(service: any RPCService) {
+    service.registerMethods(with: &self)
+    if !serviceNames.contains(service.serviceName) { serviceNames.append(service.serviceName) }
+  }
+
+  private mutating func add(_ route: Route) {
+    precondition(routes[route.descriptor.path] == nil, "\(route.descriptor.path) registered twice")
+    routes[route.descriptor.path] = route
+  }
+
+  func route(for path: String) -> Route? { routes[path] }
+}

@@ -1,0 +1,162 @@
+@testable import HayonRPC
+import Testing
+
+@Suite("Message framing")
+struct FramingTests {
+  private func deframe(_ chunks: [[UInt8]], limit: Int = 1024) throws -> [[UInt8]] {
+    var deframer = MessageDeframer(maxMessageSize: limit)
+    var messages: [[UInt8]] = []
+    for chunk in chunks {
+      try chunk.withUnsafeBytes { raw in try deframer.feed(raw) { messages.append($0) } }
+    }
+    try deframer.finish()
+    return messages
+  }
+
+  @Test func framesWithFiveBytePrefix() {
+    let json = Array(#"{"a": 1, "b": 2}"#.utf8)
+    #expect(MessageFraming.frame(json) == [0, 0, 0, 0, 16] + json)
+  }
+
+  @Test func messageSplitAcrossEveryByteBoundary() throws {
+    let framed = MessageFraming.frame(Array("hello, world".utf8))
+    for split in 1..<framed.count {
+      let messages = try deframe([Array(framed[..<split]), Array(framed[split...])])
+      #expect(messages == [Array("hello, world".utf8)], "split at \(split)")
+    }
+  }
+
+  @Test func oneByteChunks() throws {
+    let framed = MessageFraming.frame(Array("abc".utf8)) + MessageFraming.frame(Array("de".utf8))
+    #expect(try deframe(framed.map { [$0] }) == [Array("abc".utf8), Array("de".utf8)])
+  }
+
+  @Test func severalMessagesInOneChunk() throws {
+    let chunk = MessageFraming.frame([1]) + MessageFraming.frame([]) + MessageFraming.frame([2, 3])
+    #expect(try deframe([chunk]) == [[1], [], [2, 3]])
+  }
+
+  @Test func emptyMessages() throws {
+    #expect(try deframe([MessageFraming.frame([])]) == [[]])
+    #expect(try deframe([MessageFraming.frame([]) + MessageFraming.frame([])]) == [[], []])
+  }
+
+  @Test func oversizedLengthRejectedFromPrefixAlone() {
+    // A 1 GiB declaration with only the prefix sent: rejected before any payload is buffered.
+    var deframer = MessageDeframer(maxMessageSize: 4 * 1024 * 1024)
+    let prefix: [UInt8] = [0, 0x40, 0, 0, 0]
+    #expect(throws: MessageDeframer.Failure.messageTooLarge(length: 1 << 30, limit: 4 * 1024 * 1024)) {
+      try prefix.withUnsafeBytes { raw in try deframer.feed(raw) { _ in } }
+    }
+  }
+
+  @Test func exactlyAtTheLimitIsAccepted() throws {
+    let message = [UInt8](repeating: 7, count: 64)
+    #expect(try deframe([MessageFraming.frame(message)], limit: 64) == [message])
+    #expect(throws: MessageDeframer.Failure.messageTooLarge(length: 65, limit: 64)) {
+      _ = try deframe([MessageFraming.frame(message + [1])], limit: 64)
+    }
+  }
+
+  @Test func compressedFlagWithoutEncoding() {
+    #expect(throws: MessageDeframer.Failure.compressedWithoutEncoding) {
+      _ = try deframe([[1, 0, 0, 0, 1, 42]])
+    }
+    #expect(throws: MessageDeframer.Failure.invalidFlag(2)) { _ = try deframe([[2, 0, 0, 0, 0]]) }
+  }
+
+  @Test func truncatedMessageAndTruncatedPrefix() {
+    #expect(throws: MessageDeframer.Failure.truncated(missing: 2)) { _ = try deframe([[0, 0, 0, 0, 4, 1, 2]]) }
+    #expect(throws: MessageDeframer.Failure.truncated(missing: 3)) { _ = try deframe([[0, 0]]) }
+  }
+}
+
+@Suite("Status message, timeout and status codes")
+struct WireValueTests {
+  @Test func percentEncodingMatchesTheSpec() {
+    #expect(StatusMessage.encode("a must be ≥ 0 (100% sure)") == "a must be %E2%89%A5 0 (100%25 sure)")
+    #expect(StatusMessage.encode("line\nbreak") == "line%0Abreak")
+    #expect(StatusMessage.encode(" ~") == " ~")
+  }
+
+  @Test(arguments: ["", "plain", "a must be ≥ 0 (100% sure)", "👩‍👩‍👧 flags 🇯🇵", "tab\there"])
+  func percentEncodingRoundTrips(_ text: String) {
+    #expect(StatusMessage.decode(StatusMessage.encode(text)) == text)
+  }
+
+  @Test func brokenPercentEncodingIsKeptAsIs() {
+    #expect(StatusMessage.decode("100%") == "100%")
+    #expect(StatusMessage.decode("%ZZok") == "%ZZok")
+    #expect(StatusMessage.decode("%4") == "%4")
+    #expect(StatusMessage.decode("%41") == "A")
+  }
+
+  @Test(arguments: [
+    ("1H", Duration.seconds(3600)), ("2M", .seconds(120)), ("3S", .seconds(3)), ("2010m", .milliseconds(2010)),
+    ("5u", .microseconds(5)), ("99999999n", .nanoseconds(99_999_999)),
+  ])
+  func timeoutParsing(_ text: String, _ expected: Duration) {
+    #expect(GRPCTimeout.parse(text) == expected)
+  }
+
+  @Test(arguments: ["", "S", "123456789S", "10x", "-1S", "1.5S", " 1S"])
+  func malformedTimeouts(_ text: String) {
+    #expect(GRPCTimeout.parse(text) == nil)
+  }
+
+  @Test func timeoutEncodingUsesTheFinestUnitAndRoundsUp() {
+    #expect(GRPCTimeout.encode(.milliseconds(250)) == "250000u")
+    #expect(GRPCTimeout.encode(.nanoseconds(1500)) == "1500n")
+    #expect(GRPCTimeout.encode(.seconds(30)) == "30000000u")
+    #expect(GRPCTimeout.encode(.seconds(86_400 * 400)) == "34560000S")
+    #expect(GRPCTimeout.encode(.seconds(86_400 * 4000)) == "5760000M")
+    #expect(GRPCTimeout.encode(.zero) == "1n")
+    for duration: Duration in [.milliseconds(250), .seconds(30), .microseconds(123_456_789), .seconds(7_000_000)] {
+      let encoded = GRPCTimeout.encode(duration)
+      #expect(encoded.utf8.count <= 9)
+      #expect(GRPCTimeout.parse(encoded)! >= duration)
+    }
+  }
+
+  @Test func everyStatusCodeHasItsWireNumberAndName() {
+    let expected = [
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    ]
+    #expect(RPCStatusCode.all.map(\.name) == expected)
+    #expect(RPCStatusCode.all.map(\.rawValue) == Array(0...16))
+    #expect(RPCStatusCode(rawValue: 17) == nil)
+    #expect(RPCStatusCode(rawValue: -1) == nil)
+  }
+
+  @Test func unknownErrorsDoNotLeak() {
+    struct Secret: Error { var token = "s3cr3t" }
+    let converted = RPCError(converting: Secret())
+    #expect(converted.code == .unknown)
+    #expect(!converted.message.contains("s3cr3t"))
+    #expect(RPCError(converting: CancellationError()).code == .cancelled)
+  }
+
+  @Test func contentTypeSubtypes() {
+    #expect(GRPCContentType.subtype(of: "application/grpc") == "")
+    #expect(GRPCContentType.subtype(of: "application/grpc+json") == "json")
+    #expect(GRPCContentType.subtype(of: "application/grpc+proto; charset=x") == "proto")
+    #expect(GRPCContentType.subtype(of: "application/grpc;foo=bar") == "")
+    #expect(GRPCContentType.subtype(of: "application/json") == nil)
+    #expect(GRPCContentType.subtype(of: "application/grpcx") == nil)
+    #expect(GRPCContentType.subtype(of: "application/grpc+") == nil)
+  }
+
+  @Test func bearerCredentialComparison() {
+    let credential = BearerCredential(token: "abc123")!
+    #expect(credential.matches("Bearer abc123"))
+    #expect(!credential.matches("Bearer abc124"))
+    #expect(!credential.matches("Bearer abc1234"))
+    #expect(!credential.matches("Bearer abc12"))
+    #expect(!credential.matches(nil))
+    #expect(!credential.matches(""))
+    #expect(BearerCredential(token: "") == nil)
+    #expect(BearerCredential(token: "has space") == nil)
+  }
+}
