@@ -688,15 +688,18 @@ public actor HTTP2Connection {
 
   /// Client: opens a request stream, sends `headers` and `body`, and ends the request side.
   /// With `timeout`, the stream is reset with CANCEL when it runs out and closes as `.timedOut`.
+  /// With `endRequest: false` the request side stays open after `body` (more may follow with
+  /// `write`, ended by `finish`).
   public func openStream(
-    headers: [HTTP2Header], body: [UInt8], timeout: Duration?, delegate: sending any HTTP2StreamDelegate
+    headers: [HTTP2Header], body: [UInt8], endRequest: Bool = true, timeout: Duration?,
+    delegate: sending any HTTP2StreamDelegate
   ) throws(HTTP2StreamError) -> HTTP2StreamHandle {
     guard let session, !closed else { throw .connectionClosed }
     guard !goawayReceived && !draining else { throw .goingAway }
     var state = StreamState(openedAt: MonotonicClock.now())
     state.delegate = delegate
     state.outbound.append(body)
-    state.finishing = true
+    state.finishing = endRequest
     state.responseSubmitted = true
     var provider = dataProvider
     let streamID = withNameValueArray(headers) { nva, count in
