@@ -43,6 +43,7 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
   private var timerHeap: [Timer] = []
   private var timerBodies: [UInt64: () -> Void] = [:]
   private var nextTimerID: UInt64 = 1
+  private var idleWork: [() -> Void] = []
 
   public let name: String
   /// Read buffers shared by every connection on this loop (loop thread only).
@@ -146,6 +147,21 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
   func deregister(fd: Int32) {
     if registrations.removeValue(forKey: fd) != nil {
       _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+    }
+  }
+
+  /// Runs `body` on the loop once the queued work of this iteration is done. Connections use it
+  /// to write once for everything their streams produced in the iteration, instead of one
+  /// syscall per response. Loop thread only.
+  func runWhenIdle(_ body: @escaping () -> Void) {
+    idleWork.append(body)
+  }
+
+  private func runIdleWork() {
+    while !idleWork.isEmpty {
+      let work = idleWork
+      idleWork.removeAll(keepingCapacity: true)
+      for body in work { body() }
     }
   }
 
@@ -256,6 +272,7 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
       }
       runDueTimers()
       drainQueue()
+      runIdleWork()
     }
     drainQueue()
     let waiters = stopped.withLock { waiters -> [CheckedContinuation<Void, Never>] in

@@ -99,6 +99,7 @@ public actor HTTP2Connection {
   private var draining = false
   private var drainDeadlineTimer: UInt64?
   private var readPaused = false
+  private var flushScheduled = false
   private let acceptor: (any HTTP2StreamAcceptor)?
   private var onClose: [@Sendable () -> Void] = []
   private var connectContinuation: CheckedContinuation<Void, any Error>?
@@ -286,6 +287,19 @@ public actor HTTP2Connection {
     // A negative result (bad preface, protocol error, flood) or a short read is fatal; nghttp2
     // has queued a GOAWAY, which `close` tries to send.
     return consumed == bytes.count
+  }
+
+  /// Flushes at the end of the loop iteration, so responses finished in the same iteration share
+  /// one write.
+  private func scheduleFlush() {
+    guard !flushScheduled else { return }
+    flushScheduled = true
+    loop.runWhenIdle { [self] in
+      assumeIsolated { connection in
+        connection.flushScheduled = false
+        connection.flush()
+      }
+    }
   }
 
   /// Pulls frames out of nghttp2 (within the outbound limit) and writes them.
@@ -639,7 +653,7 @@ public actor HTTP2Connection {
   /// Sends `reply` on a stream now. Must run on the connection (use `assumeIsolated` on its loop).
   public func perform(_ reply: HTTP2StreamReply, on streamID: Int32) {
     apply(reply, on: streamID)
-    flush()
+    scheduleFlush()
   }
 
   func sendHeaders(_ headers: [HTTP2Header], on streamID: Int32) throws(HTTP2StreamError) {
@@ -651,7 +665,7 @@ public actor HTTP2Connection {
       nghttp2_submit_response(session, streamID, nva, count, &provider)
     }
     if status != 0 { throw .protocolFailure(String(cString: nghttp2_strerror(status))) }
-    flush()
+    scheduleFlush()
   }
 
   func write(_ bytes: [UInt8], on streamID: Int32) async throws(HTTP2StreamError) {
@@ -659,7 +673,7 @@ public actor HTTP2Connection {
     guard streams[streamID] != nil, !streams[streamID]!.finishing else { throw .streamClosed }
     streams[streamID]!.outbound.append(bytes)
     resumeIfDeferred(streamID, session)
-    flush()
+    scheduleFlush()
     if let state = streams[streamID], state.outbound.count > configuration.maxBufferedPerStream {
       do {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -676,7 +690,7 @@ public actor HTTP2Connection {
     streams[streamID]!.finishing = true
     streams[streamID]!.trailers = trailers
     resumeIfDeferred(streamID, session)
-    flush()
+    scheduleFlush()
   }
 
   private func resumeIfDeferred(_ streamID: Int32, _ session: OpaquePointer) {
@@ -715,7 +729,7 @@ public actor HTTP2Connection {
       }
     }
     streams[streamID] = state
-    flush()
+    scheduleFlush()
     return HTTP2StreamHandle(connection: self, id: streamID)
   }
 
@@ -724,7 +738,7 @@ public actor HTTP2Connection {
     streams[streamID]!.deadlineTimer = nil
     streams[streamID]!.timedOut = true
     nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
-    flush()
+    scheduleFlush()
   }
 
   /// Resets a stream with CANCEL from any thread (a caller's task was cancelled).
