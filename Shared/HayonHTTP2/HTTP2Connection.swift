@@ -59,8 +59,9 @@ public actor HTTP2Connection {
     case other
   }
 
-  /// Per-stream state, inbound and outbound.
-  struct StreamState {
+  /// Per-stream state, inbound and outbound. A class so the hot callbacks mutate it in place
+  /// instead of copying it in and out of the dictionary.
+  final class StreamState {
     var delegate: (any HTTP2StreamDelegate)?
     var headers: [HTTP2Header] = []
     var headerBytes = 0
@@ -77,6 +78,8 @@ public actor HTTP2Connection {
     var writers: [CheckedContinuation<Void, any Error>] = []
     var deadlineTimer: UInt64?
     var timedOut = false
+
+    init(openedAt: UInt64) { self.openedAt = openedAt }
   }
 
   nonisolated public let loop: EventLoop
@@ -484,23 +487,21 @@ public actor HTTP2Connection {
   func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
     if isRequest && role == .server {
       streams[streamID] = StreamState(openedAt: MonotonicClock.now())
-    } else if streams[streamID] != nil {
-      streams[streamID]!.headers.removeAll(keepingCapacity: true)
-      streams[streamID]!.headerBytes = 0
+    } else if let state = streams[streamID] {
+      state.headers.removeAll(keepingCapacity: true)
+      state.headerBytes = 0
     }
     return 0
   }
 
   func header(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
-    guard streams[streamID] != nil else { return 0 }
-    let size = name.count + value.count + 32
-    let total = streams[streamID]!.headerBytes + size
-    streams[streamID]!.headerBytes = total
-    if total > configuration.maxHeaderListSize {
-      streams[streamID]!.headerListTooLarge = true
+    guard let state = streams[streamID] else { return 0 }
+    state.headerBytes += name.count + value.count + 32
+    if state.headerBytes > configuration.maxHeaderListSize {
+      state.headerListTooLarge = true
       return 0
     }
-    streams[streamID]!.headers.append(
+    state.headers.append(
       HTTP2Header(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
     return 0
   }
@@ -522,11 +523,10 @@ public actor HTTP2Connection {
     case .ping, .other:
       break
     case .headers(let endStream):
-      guard var state = streams[streamID] else { return 0 }
+      guard let state = streams[streamID] else { return 0 }
       if endStream { state.remoteEnded = true }
       let headers = state.headers
       state.headers = []
-      streams[streamID] = state
       let handle = HTTP2StreamHandle(connection: self, id: streamID)
       if role == .server && state.delegate == nil {
         // A new request: its head is complete.
@@ -595,7 +595,7 @@ public actor HTTP2Connection {
   func readData(
     streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>
   ) -> Int {
-    guard var state = streams[streamID], let session else {
+    guard let state = streams[streamID], let session else {
       return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     let copied = state.outbound.read(into: buffer, max: length)
@@ -607,7 +607,6 @@ public actor HTTP2Connection {
       }
     } else if copied == 0 {
       state.deferred = true
-      streams[streamID] = state
       return Int(NGHTTP2_ERR_DEFERRED.rawValue)
     }
     if state.outbound.count < configuration.maxBufferedPerStream / 2 && !state.writers.isEmpty {
@@ -615,7 +614,6 @@ public actor HTTP2Connection {
       state.writers.removeAll()
       for writer in writers { writer.resume() }
     }
-    streams[streamID] = state
     return copied
   }
 
@@ -710,7 +708,7 @@ public actor HTTP2Connection {
   ) throws(HTTP2StreamError) -> HTTP2StreamHandle {
     guard let session, !closed else { throw .connectionClosed }
     guard !goawayReceived && !draining else { throw .goingAway }
-    var state = StreamState(openedAt: MonotonicClock.now())
+    let state = StreamState(openedAt: MonotonicClock.now())
     state.delegate = delegate
     state.outbound.append(body)
     state.finishing = endRequest

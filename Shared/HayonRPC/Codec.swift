@@ -67,12 +67,16 @@ public struct JSONMessageCodec: MessageCodec {
 public enum GRPCContentType {
   /// The subtype ("" for plain `application/grpc`), or nil when this is not a gRPC content-type.
   public static func subtype(of value: String) -> String? {
-    var text = Substring(value.lowercased())
+    // The common case, without allocating.
+    if value == "application/grpc" { return "" }
+    var text = Substring(value)
     if let semicolon = text.firstIndex(of: ";") { text = text[..<semicolon] }
-    text = Substring(text.trimmingCharacters(in: .whitespaces))
+    while text.last == " " || text.last == "\t" { text = text.dropLast() }
+    while text.first == " " || text.first == "\t" { text = text.dropFirst() }
+    let lowered = text.lowercased()
     let base = "application/grpc"
-    guard text.hasPrefix(base) else { return nil }
-    let rest = text.dropFirst(base.count)
+    guard lowered.hasPrefix(base) else { return nil }
+    let rest = lowered.dropFirst(base.count)
     if rest.isEmpty { return "" }
     guard rest.first == "+", rest.count > 1 else { return nil }
     return String(rest.dropFirst())
