@@ -78,6 +78,9 @@ public actor HTTP2Connection {
     var writers: [CheckedContinuation<Void, any Error>] = []
     var deadlineTimer: UInt64?
     var timedOut = false
+    /// Client: received bytes not yet released to the flow-control window (reading is paused).
+    var heldBytes = 0
+    var readingPaused = false
 
     init(openedAt: UInt64) { self.openedAt = openedAt }
   }
@@ -180,6 +183,11 @@ public actor HTTP2Connection {
     // Our own SETTINGS are enforced from the first frame instead of after the peer's ACK.
     nghttp2_option_set_max_send_header_block_length(option, 64 * 1024)
     nghttp2_option_set_peer_max_concurrent_streams(option, UInt32(configuration.maxConcurrentStreams))
+    if role == .client {
+      // The caller decides when received bytes are released (see `setReadingPaused`), so a
+      // slow consumer holds the server to the flow-control window instead of buffering.
+      nghttp2_option_set_no_auto_window_update(option, 1)
+    }
     return option!
   }
 
@@ -507,10 +515,38 @@ public actor HTTP2Connection {
   }
 
   func dataChunk(streamID: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
-    guard let delegate = streams[streamID]?.delegate else { return 0 }
-    let handle = HTTP2StreamHandle(connection: self, id: streamID)
-    if let reply = delegate.receive(.data(bytes), stream: handle) { apply(reply, on: streamID) }
+    guard let state = streams[streamID] else {
+      if role == .client, let session { nghttp2_session_consume_connection(session, bytes.count) }
+      return 0
+    }
+    if let delegate = state.delegate {
+      let handle = HTTP2StreamHandle(connection: self, id: streamID)
+      if let reply = delegate.receive(.data(bytes), stream: handle) { apply(reply, on: streamID) }
+    }
+    if role == .client, let session {
+      if state.readingPaused {
+        state.heldBytes += bytes.count
+      } else {
+        nghttp2_session_consume(session, streamID, bytes.count)
+      }
+    }
     return 0
+  }
+
+  /// Client: while paused, received DATA is not acknowledged with WINDOW_UPDATE, so the peer
+  /// stops once the stream's window is used up. Safe from any thread.
+  public nonisolated func setReadingPaused(_ paused: Bool, streamID: Int32) {
+    loop.execute { [self] in
+      assumeIsolated { connection in
+        guard let state = connection.streams[streamID], let session = connection.session else { return }
+        state.readingPaused = paused
+        if !paused && state.heldBytes > 0 {
+          nghttp2_session_consume(session, streamID, state.heldBytes)
+          state.heldBytes = 0
+          connection.scheduleFlush()
+        }
+      }
+    }
   }
 
   func frameReceived(_ frame: ReceivedFrame, streamID: Int32) -> Int32 {
@@ -573,6 +609,10 @@ public actor HTTP2Connection {
   func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
     guard let state = streams.removeValue(forKey: streamID) else { return 0 }
     if let timer = state.deadlineTimer { loop.cancelTimer(timer) }
+    if state.heldBytes > 0, let session {
+      // The stream is gone; give its held bytes back to the connection window.
+      nghttp2_session_consume_connection(session, state.heldBytes)
+    }
     let reason: HTTP2StreamCloseReason
     if state.timedOut {
       reason = .timedOut

@@ -6,6 +6,21 @@ import CNghttp2
 // isolation, which it already holds: nghttp2 only calls back from inside `mem_recv`/`mem_send`,
 // and those are only called from the connection's own methods on its loop.
 
+extension HTTP2Connection {
+  /// `assumeIsolated` without the runtime's executor lookup, for the nghttp2 callbacks: they run
+  /// many times per request, and are only ever invoked from inside `mem_recv`/`mem_send`, which
+  /// only this connection's isolated methods call, on its loop. Debug builds still check.
+  @inline(__always)
+  nonisolated func assumeIsolatedOnLoop<T>(_ body: (isolated HTTP2Connection) -> T) -> T {
+    assert(loop.inLoop, "nghttp2 callback off the connection's loop")
+    return withoutActuallyEscaping(body) { escapable in
+      // An `isolated` parameter changes nothing in a synchronous function's calling convention.
+      let unchecked = unsafeBitCast(escapable, to: ((HTTP2Connection) -> T).self)
+      return unchecked(self)
+    }
+  }
+}
+
 @inline(__always)
 private func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2Connection {
   Unmanaged<HTTP2Connection>.fromOpaque(userData!).takeUnretainedValue()
@@ -17,7 +32,7 @@ private func onBeginHeaders(
   guard let frame else { return 0 }
   let streamID = frame.pointee.hd.stream_id
   let category = frame.pointee.headers.cat
-  return connection(userData).assumeIsolated { $0.beginHeaders(streamID: streamID, isRequest: category == NGHTTP2_HCAT_REQUEST) }
+  return connection(userData).assumeIsolatedOnLoop { $0.beginHeaders(streamID: streamID, isRequest: category == NGHTTP2_HCAT_REQUEST) }
 }
 
 private func onHeader(
@@ -30,7 +45,7 @@ private func onHeader(
   // Borrowed pointers used synchronously on this thread only.
   nonisolated(unsafe) let name = UnsafeRawBufferPointer(start: name, count: nameLength)
   nonisolated(unsafe) let value = UnsafeRawBufferPointer(start: value, count: valueLength)
-  return connection(userData).assumeIsolated { $0.header(streamID: streamID, name: name, value: value) }
+  return connection(userData).assumeIsolatedOnLoop { $0.header(streamID: streamID, name: name, value: value) }
 }
 
 private func onDataChunk(
@@ -38,7 +53,7 @@ private func onDataChunk(
   _ length: Int, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
   nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(start: data, count: length)
-  return connection(userData).assumeIsolated { $0.dataChunk(streamID: streamID, bytes: bytes) }
+  return connection(userData).assumeIsolatedOnLoop { $0.dataChunk(streamID: streamID, bytes: bytes) }
 }
 
 private func onFrameReceived(
@@ -58,7 +73,7 @@ private func onFrameReceived(
   default: kind = .other
   }
   let streamID = header.stream_id
-  return connection(userData).assumeIsolated { $0.frameReceived(kind, streamID: streamID) }
+  return connection(userData).assumeIsolatedOnLoop { $0.frameReceived(kind, streamID: streamID) }
 }
 
 private func onFrameSent(
@@ -68,13 +83,13 @@ private func onFrameSent(
   let header = frame.pointee.hd
   guard header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 else { return 0 }
   let streamID = header.stream_id
-  return connection(userData).assumeIsolated { $0.sentEndStream(streamID: streamID) }
+  return connection(userData).assumeIsolatedOnLoop { $0.sentEndStream(streamID: streamID) }
 }
 
 private func onStreamClose(
   _ session: OpaquePointer?, _ streamID: Int32, _ errorCode: UInt32, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
-  connection(userData).assumeIsolated { $0.streamClosed(streamID: streamID, errorCode: errorCode) }
+  connection(userData).assumeIsolatedOnLoop { $0.streamClosed(streamID: streamID, errorCode: errorCode) }
 }
 
 /// The data-provider read callback shared by every stream: copies at most `length` queued bytes,
@@ -86,7 +101,7 @@ func readStreamData(
 ) -> Int {
   nonisolated(unsafe) let buffer = buffer!
   nonisolated(unsafe) let flags = flags!
-  return connection(userData).assumeIsolated {
+  return connection(userData).assumeIsolatedOnLoop {
     $0.readData(streamID: streamID, into: buffer, length: length, flags: flags)
   }
 }

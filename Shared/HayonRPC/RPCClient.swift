@@ -164,9 +164,11 @@ public final class RPCClient: Sendable {
     let (events, continuation) = AsyncStream<ClientCallEvent>.makeStream()
     let delegate = ClientCallDelegate(
       continuation: continuation, maxMessageSize: configuration.maxMessageSize)
+    let gate = delegate.gate
     let stream: HTTP2StreamHandle
     do {
       stream = try await connection.openStream(headers: headers, body: body, timeout: timeout, delegate: delegate)
+      gate.attach(stream)
     } catch {
       pool.discard(connection)
       return .failure(CallFailure(error: RPCError(.unavailable, "connection unavailable: \(error)"), reachedServer: false))
@@ -180,6 +182,7 @@ public final class RPCClient: Sendable {
         case .message(let bytes):
           do {
             try await onMessage(bytes)
+            gate.processed()
           } catch {
             connection.cancelStream(stream.id)
             return .failure(CallFailure(error: RPCError(converting: error), reachedServer: true))
@@ -230,8 +233,41 @@ enum ClientCallEvent: Sendable {
   case finished(RPCError?, trailing: Metadata, reachedServer: Bool)
 }
 
+/// Counts messages handed to the caller but not yet processed, and pauses reading the stream
+/// while the caller is behind: a slow consumer never makes the client buffer without bound.
+final class ReceiveGate: Sendable {
+  static let pauseAt = 32
+  static let resumeAt = 8
+  private let state = Mutex<(pending: Int, paused: Bool, stream: HTTP2StreamHandle?)>((0, false, nil))
+
+  func attach(_ stream: HTTP2StreamHandle) { state.withLock { $0.stream = stream } }
+
+  /// A message was queued for the caller.
+  func queued() {
+    let pause = state.withLock { state -> HTTP2StreamHandle? in
+      state.pending += 1
+      guard state.pending >= Self.pauseAt, !state.paused, let stream = state.stream else { return nil }
+      state.paused = true
+      return stream
+    }
+    if let pause { pause.connection.setReadingPaused(true, streamID: pause.id) }
+  }
+
+  /// The caller finished with a message.
+  func processed() {
+    let resume = state.withLock { state -> HTTP2StreamHandle? in
+      state.pending -= 1
+      guard state.pending <= Self.resumeAt, state.paused, let stream = state.stream else { return nil }
+      state.paused = false
+      return stream
+    }
+    if let resume { resume.connection.setReadingPaused(false, streamID: resume.id) }
+  }
+}
+
 /// Turns one client stream's events (on the loop) into call events for the waiting task.
 final class ClientCallDelegate: HTTP2StreamDelegate {
+  let gate = ReceiveGate()
   private let continuation: AsyncStream<ClientCallEvent>.Continuation
   private var deframer: MessageDeframer
   private var httpStatus: String?
@@ -268,7 +304,10 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
     case .data(let bytes):
       guard httpStatus == "200" else { return nil }
       do {
-        try deframer.feed(bytes) { continuation.yield(.message($0)) }
+        try deframer.feed(bytes) { message in
+          gate.queued()
+          continuation.yield(.message(message))
+        }
       } catch {
         switch error {
         case .messageTooLarge(let length, let limit):

@@ -55,7 +55,16 @@ final class ProbeService: RPCService, Sendable {
     static let descriptor = MethodDescriptor(service: name, method: "Crash")
   }
 
+  /// Streams `count` messages of about 1 KiB, counting each completed write in `written`.
+  enum Flood: ServerStreamingMethod {
+    typealias Input = FlakyRequest
+    typealias Output = Blob
+    static let descriptor = MethodDescriptor(service: name, method: "Flood")
+  }
+  struct Blob: Codable, Sendable { var index: Int; var filler: String }
+
   enum Event: Sendable, Equatable { case started, cancelled }
+  let written = Atomic<Int>(0)
 
   let events: AsyncStream<Event>
   private let continuation: AsyncStream<Event>.Continuation
@@ -111,6 +120,13 @@ final class ProbeService: RPCService, Sendable {
     router.register(FailsWithAborted.self) { [self] _, _ in
       attempts.add(1, ordering: .relaxed)
       throw RPCError(.aborted, "conflict")
+    }
+    router.register(Flood.self) { [self] request, _, writer in
+      let filler = String(repeating: "x", count: 1000)
+      for index in 0..<request.failures {
+        try await writer.write(Blob(index: index, filler: filler))
+        written.add(1, ordering: .relaxed)
+      }
     }
     router.register(Crash.self) { _, _ in
       struct Internal: Error { var secret = "hunter2-secret" }
