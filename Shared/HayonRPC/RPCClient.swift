@@ -388,10 +388,6 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
     continuation.finish()
   }
 
-  private func finish(_ error: RPCError?, _ trailing: [HTTP2Header]) {
-    finish(error, Self.metadata(from: trailing))
-  }
-
   static func metadata(from headers: [HTTP2Header]) -> Metadata {
     var metadata = Metadata()
     for header in headers where Metadata.isValidCustomName(header.name) {

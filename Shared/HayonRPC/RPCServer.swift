@@ -85,9 +85,7 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     let headers = head.headers
     guard let contentType = headers[first: "content-type"], let subtype = GRPCContentType.subtype(of: contentType)
     else {
-      return (nil, .respond(
-        headers: [HTTP2Header(":status", "415"), HTTP2Header("content-type", "text/plain; charset=utf-8")],
-        body: Array("unsupported content-type: gRPC calls use application/grpc\n".utf8), trailers: nil))
+      return (nil, Self.unsupportedMediaType("unsupported content-type: gRPC calls use application/grpc"))
     }
     func refuse(_ code: RPCStatusCode, _ message: String) -> ((any HTTP2StreamDelegate)?, HTTP2StreamReply?) {
       (nil, .respond(headers: ResponseHeaders.trailersOnly(RPCError(code, message)), body: [], trailers: nil))
@@ -112,9 +110,7 @@ struct CallAcceptor: HTTP2StreamAcceptor {
       codec = configuration.codecs.codec(forSubtype: subtype)
     }
     guard let codec else {
-      return (nil, .respond(
-        headers: [HTTP2Header(":status", "415"), HTTP2Header("content-type", "text/plain; charset=utf-8")],
-        body: Array("unsupported gRPC content-type subtype '\(String(subtype.prefix(64)))'\n".utf8), trailers: nil))
+      return (nil, Self.unsupportedMediaType("unsupported gRPC content-type subtype '\(String(subtype.prefix(64)))'"))
     }
     if let encoding = headers[first: "grpc-encoding"], encoding != "identity" {
       return refuse(.unimplemented, "unsupported grpc-encoding '\(String(encoding.prefix(64)))'; this server accepts identity")
@@ -138,6 +134,13 @@ struct CallAcceptor: HTTP2StreamAcceptor {
       maxMessageSize: configuration.maxMessageSize)
     if let timeout { call.armDeadline(after: timeout) }
     return (call, nil)
+  }
+
+  /// HTTP 415 with a plain-text reason: not a gRPC call at all, so no gRPC status.
+  private static func unsupportedMediaType(_ reason: String) -> HTTP2StreamReply {
+    .respond(
+      headers: [HTTP2Header(":status", "415"), HTTP2Header("content-type", "text/plain; charset=utf-8")],
+      body: Array("\(reason)\n".utf8), trailers: nil)
   }
 }
 
