@@ -180,8 +180,8 @@ public actor HTTP2Connection {
   private func makeOption() -> OpaquePointer {
     var option: OpaquePointer?
     nghttp2_option_new(&option)
-    // Our own SETTINGS are enforced from the first frame instead of after the peer's ACK.
     nghttp2_option_set_max_send_header_block_length(option, 64 * 1024)
+    // Until the peer's SETTINGS arrive, assume it accepts as many streams as we do.
     nghttp2_option_set_peer_max_concurrent_streams(option, UInt32(configuration.maxConcurrentStreams))
     if role == .client {
       // The caller decides when received bytes are released (see `setReadingPaused`), so a
