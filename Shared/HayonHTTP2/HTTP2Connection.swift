@@ -20,7 +20,14 @@ public struct HTTP2StreamHandle: Sendable, Hashable {
 
   /// Sends a complete response (or, for a client, nothing: use `openStream`).
   public func respond(headers: [HTTP2Header], body: [UInt8], trailers: [HTTP2Header]?) async {
-    await connection.perform(.respond(headers: headers, body: body, trailers: trailers), on: id)
+    let reply = HTTP2StreamReply.respond(headers: headers, body: body, trailers: trailers)
+    // Handlers usually run on the connection's own loop (their task prefers it); then there is
+    // no need to queue a job to reach the connection.
+    if connection.loop.inLoop {
+      connection.assumeIsolatedOnLoop { $0.perform(reply, on: id) }
+    } else {
+      await connection.perform(reply, on: id)
+    }
   }
 
   /// Sends the response header block; the body follows with `write` and ends with `finish`.
@@ -36,7 +43,11 @@ public struct HTTP2StreamHandle: Sendable, Hashable {
 
   /// Ends the stream after the queued body, with trailers when given.
   public func finish(trailers: [HTTP2Header]?) async {
-    await connection.finish(trailers: trailers, on: id)
+    if connection.loop.inLoop {
+      connection.assumeIsolatedOnLoop { $0.finish(trailers: trailers, on: id) }
+    } else {
+      await connection.finish(trailers: trailers, on: id)
+    }
   }
 
   /// RST_STREAM.

@@ -7,9 +7,11 @@ import CNghttp2
 // and those are only called from the connection's own methods on its loop.
 
 extension HTTP2Connection {
-  /// `assumeIsolated` without the runtime's executor lookup, for the nghttp2 callbacks: they run
-  /// many times per request, and are only ever invoked from inside `mem_recv`/`mem_send`, which
-  /// only this connection's isolated methods call, on its loop. Debug builds still check.
+  /// `assumeIsolated` without the runtime's executor lookup, for hot paths that are on the loop
+  /// thread by construction: the nghttp2 callbacks (only invoked from inside `mem_recv` and
+  /// `mem_send`, which only this connection's isolated methods call) and handler tasks that
+  /// checked `loop.inLoop`. Every job of this actor runs on that one thread, one at a time, so
+  /// being on it is exclusive access. Debug builds still check.
   @inline(__always)
   nonisolated func assumeIsolatedOnLoop<T>(_ body: (isolated HTTP2Connection) -> T) -> T {
     assert(loop.inLoop, "nghttp2 callback off the connection's loop")
@@ -129,27 +131,36 @@ final class NGHTTP2CallbacksTable: @unchecked Sendable {
 }
 
 /// Calls `body` with an nghttp2 name/value array for `headers`, valid for the call only (nghttp2
-/// copies the bytes during submit because no NO_COPY flag is set).
+/// copies the bytes during submit because no NO_COPY flag is set). Stack-allocated when small.
 func withNameValueArray<T>(_ headers: [HTTP2Header], _ body: (UnsafePointer<nghttp2_nv>, Int) -> T) -> T {
-  var bytes: [UInt8] = []
-  bytes.reserveCapacity(headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
-  var ranges: [(Int, Int, Int, Int)] = []
-  ranges.reserveCapacity(headers.count)
-  for header in headers {
-    let nameStart = bytes.count
-    bytes.append(contentsOf: header.name.utf8)
-    let valueStart = bytes.count
-    bytes.append(contentsOf: header.value.utf8)
-    ranges.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart))
-  }
-  if bytes.isEmpty { bytes.append(0) }
-  return bytes.withUnsafeMutableBufferPointer { raw in
-    let base = raw.baseAddress!
-    let array = ranges.map { range in
-      nghttp2_nv(
-        name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3,
-        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+  var byteCount = 0
+  for header in headers { byteCount += header.name.utf8.count + header.value.utf8.count }
+  return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(byteCount, 1)) { bytes in
+    withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(headers.count, 1)) { array in
+      let base = bytes.baseAddress!
+      var offset = 0
+      for (index, header) in headers.enumerated() {
+        let nameStart = offset
+        offset += copyUTF8(header.name, to: base + offset)
+        let valueStart = offset
+        offset += copyUTF8(header.value, to: base + offset)
+        array.initializeElement(
+          at: index,
+          to: nghttp2_nv(
+            name: base + nameStart, value: base + valueStart, namelen: valueStart - nameStart,
+            valuelen: offset - valueStart, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+      }
+      return body(UnsafePointer(array.baseAddress!), headers.count)
     }
-    return array.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
+  }
+}
+
+@inline(__always)
+private func copyUTF8(_ text: String, to destination: UnsafeMutablePointer<UInt8>) -> Int {
+  var text = text
+  return text.withUTF8 { utf8 in
+    guard let source = utf8.baseAddress else { return 0 }
+    destination.update(from: source, count: utf8.count)
+    return utf8.count
   }
 }

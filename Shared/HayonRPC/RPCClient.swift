@@ -357,18 +357,23 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
       }
       return
     }
-    // No grpc-status: synthesise one from the HTTP status (grpc/grpc http-grpc-status-mapping).
+    // No grpc-status: synthesise one from the HTTP status.
     let status = httpStatus ?? ""
-    let code: RPCStatusCode
+    finish(
+      RPCError(Self.code(forHTTPStatus: status), status == "200" ? "response had no grpc-status" : "HTTP status \(status)"),
+      Metadata())
+  }
+
+  /// grpc/grpc `http-grpc-status-mapping`: clients only, when a response carries no grpc-status.
+  static func code(forHTTPStatus status: String) -> RPCStatusCode {
     switch status {
-    case "400", "431": code = .internal
-    case "401": code = .unauthenticated
-    case "403": code = .permissionDenied
-    case "404": code = .unimplemented
-    case "429", "502", "503", "504": code = .unavailable
-    default: code = .unknown
+    case "400", "431": return .internal
+    case "401": return .unauthenticated
+    case "403": return .permissionDenied
+    case "404": return .unimplemented
+    case "429", "502", "503", "504": return .unavailable
+    default: return .unknown
     }
-    finish(RPCError(code, status == "200" ? "response had no grpc-status" : "HTTP status \(status)"), Metadata())
   }
 
   static func error(forReset code: HTTP2ErrorCode) -> RPCError {

@@ -27,7 +27,6 @@ public final class RPCServer: Sendable {
   public let configuration: Configuration
   public let health = HealthService()
   private let transport: HTTP2Server
-  private let stopped = Mutex<Bool>(false)
 
   public init(configuration: Configuration, services: [any RPCService], group: EventLoopGroup = .shared) throws {
     self.configuration = configuration
@@ -341,16 +340,21 @@ final class RawMessageWriter: Sendable {
 
 /// The response header blocks, in one place.
 enum ResponseHeaders {
+  private static let standardInitial = [
+    HTTP2Header(":status", "200"), HTTP2Header("content-type", "application/grpc"),
+    HTTP2Header("grpc-accept-encoding", "identity"),
+  ]
+  private static let okTrailers = [HTTP2Header("grpc-status", "0")]
+
   static func initial(_ metadata: Metadata) -> [HTTP2Header] {
-    var headers = [
-      HTTP2Header(":status", "200"), HTTP2Header("content-type", "application/grpc"),
-      HTTP2Header("grpc-accept-encoding", "identity"),
-    ]
+    if metadata.isEmpty { return standardInitial }
+    var headers = standardInitial
     for entry in metadata { headers.append(HTTP2Header(entry.name, entry.value)) }
     return headers
   }
 
   static func trailers(status error: RPCError?, metadata: Metadata) -> [HTTP2Header] {
+    if error == nil && metadata.isEmpty { return okTrailers }
     var headers = [HTTP2Header("grpc-status", String(error?.code.rawValue ?? 0))]
     if let error {
       if !error.message.isEmpty { headers.append(HTTP2Header("grpc-message", StatusMessage.encode(error.message))) }

@@ -1,4 +1,5 @@
 @testable import HayonRPC
+import HayonHTTP2
 import Testing
 
 @Suite("Message framing")
@@ -158,5 +159,27 @@ struct WireValueTests {
     #expect(!credential.matches(""))
     #expect(BearerCredential(token: "") == nil)
     #expect(BearerCredential(token: "has space") == nil)
+  }
+}
+
+@Suite("Client status synthesis")
+struct ClientStatusMappingTests {
+  @Test(arguments: [
+    ("400", RPCStatusCode.internal), ("431", .internal), ("401", .unauthenticated), ("403", .permissionDenied),
+    ("404", .unimplemented), ("429", .unavailable), ("502", .unavailable), ("503", .unavailable),
+    ("504", .unavailable), ("200", .unknown), ("500", .unknown), ("302", .unknown),
+  ])
+  func httpStatusWithoutGrpcStatus(_ status: String, _ code: RPCStatusCode) {
+    #expect(ClientCallDelegate.code(forHTTPStatus: status) == code)
+  }
+
+  @Test(arguments: [
+    (HTTP2ErrorCode.noError, RPCStatusCode.internal), (.protocolError, .internal), (.internalError, .internal),
+    (.flowControlError, .internal), (.settingsTimeout, .internal), (.frameSizeError, .internal),
+    (.compressionError, .internal), (.connectError, .internal), (.refusedStream, .unavailable),
+    (.cancel, .cancelled), (.enhanceYourCalm, .resourceExhausted), (.inadequateSecurity, .permissionDenied),
+  ])
+  func resetCodes(_ reset: HTTP2ErrorCode, _ code: RPCStatusCode) {
+    #expect(ClientCallDelegate.error(forReset: reset).code == code)
   }
 }
