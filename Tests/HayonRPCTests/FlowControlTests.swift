@@ -5,9 +5,11 @@ import Testing
 
 @Suite("Flow control")
 struct FlowControlTests {
-  /// Polls `value` until it stops changing (5 polls in a row), within `limit`.
+  /// Polls `value` until it is non-zero and then stops changing (5 polls in a row), within
+  /// `limit`.
   private func settled(_ value: () -> Int, limit: Duration = .seconds(10)) async throws -> Int {
     let deadline = ContinuousClock.now + limit
+    while value() == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
     var last = value()
     var steady = 0
     while steady < 5 && ContinuousClock.now < deadline {
