@@ -43,6 +43,7 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
   private var timerHeap: [Timer] = []
   private var timerBodies: [UInt64: () -> Void] = [:]
   private var nextTimerID: UInt64 = 1
+  private var cancelledInHeap = 0
   private var idleWork: [() -> Void] = []
 
   public let name: String
@@ -220,12 +221,19 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
     let now = MonotonicClock.now()
     while let first = timerHeap.first, first.deadline <= now {
       let timer = heapPop()
-      if let body = timerBodies.removeValue(forKey: timer.id) { body() }
+      if let body = timerBodies.removeValue(forKey: timer.id) {
+        body()
+      } else {
+        cancelledInHeap = max(0, cancelledInHeap - 1)
+      }
     }
   }
 
   private func epollTimeoutMilliseconds() -> Int32 {
-    while let first = timerHeap.first, timerBodies[first.id] == nil { _ = heapPop() }
+    while let first = timerHeap.first, timerBodies[first.id] == nil {
+      _ = heapPop()
+      cancelledInHeap = max(0, cancelledInHeap - 1)
+    }
     guard let first = timerHeap.first else { return -1 }
     let now = MonotonicClock.now()
     if first.deadline <= now { return 0 }

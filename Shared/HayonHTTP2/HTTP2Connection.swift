@@ -451,7 +451,7 @@ public actor HTTP2Connection {
     nghttp2_submit_goaway(
       session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
       NGHTTP2_NO_ERROR.rawValue, nil, 0)
-    drainDeadlineTimer = loop.scheduleTimer(afterNanoseconds: gracePeriod.nanoseconds) { [self] in
+    drainDeadlineTimer = loop.scheduleTimer(afterNanoseconds: gracePeriod.saturatingNanoseconds) { [self] in
       assumeIsolated { $0.close() }
     }
     flush()
@@ -471,7 +471,7 @@ public actor HTTP2Connection {
   private func scheduleHousekeeping() {
     let shortest = min(
       configuration.handshakeTimeout, configuration.idleTimeout, configuration.requestReceiveTimeout)
-    let interval = max(min(shortest.nanoseconds / 4, 1_000_000_000), 5_000_000)
+    let interval = max(min(shortest.saturatingNanoseconds / 4, 1_000_000_000), 5_000_000)
     housekeepingTimer = loop.scheduleTimer(afterNanoseconds: interval) { [self] in
       assumeIsolated { $0.housekeeping() }
     }
@@ -480,19 +480,19 @@ public actor HTTP2Connection {
   private func housekeeping() {
     guard !closed else { return }
     let now = MonotonicClock.now()
-    if (!prefaceReceived || connecting) && now &- lastActivity > configuration.handshakeTimeout.nanoseconds
+    if (!prefaceReceived || connecting) && now &- lastActivity > configuration.handshakeTimeout.saturatingNanoseconds
       && (role == .server || connecting)
     {
       // Garbage, a stalled TLS handshake or a missing preface: cut the peer off.
       failConnect(HTTP2StreamError.protocolFailure("handshake timed out"))
       return
     }
-    if streams.isEmpty && now &- lastActivity > configuration.idleTimeout.nanoseconds {
+    if streams.isEmpty && now &- lastActivity > configuration.idleTimeout.saturatingNanoseconds {
       beginGracefulShutdown(gracePeriod: .seconds(1))
       return
     }
     if role == .server, let session {
-      let limit = configuration.requestReceiveTimeout.nanoseconds
+      let limit = configuration.requestReceiveTimeout.saturatingNanoseconds
       for (id, state) in streams where !state.remoteEnded && now &- state.openedAt > limit {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
       }
@@ -773,7 +773,7 @@ public actor HTTP2Connection {
       throw .protocolFailure(String(cString: nghttp2_strerror(streamID)))
     }
     if let timeout {
-      state.deadlineTimer = loop.scheduleTimer(afterNanoseconds: timeout.nanoseconds) { [self] in
+      state.deadlineTimer = loop.scheduleTimer(afterNanoseconds: timeout.saturatingNanoseconds) { [self] in
         assumeIsolated { $0.expire(streamID) }
       }
     }

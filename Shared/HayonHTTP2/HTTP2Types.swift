@@ -136,9 +136,14 @@ public struct HTTP2ConnectionConfiguration: Sendable {
 }
 
 extension Duration {
-  var nanoseconds: UInt64 {
+  /// Whole nanoseconds, clamped to 0…~292 years so huge timeouts (a `grpc-timeout` may say
+  /// 99999999H) never wrap around into short ones.
+  public var saturatingNanoseconds: UInt64 {
     let (seconds, attoseconds) = components
     if seconds < 0 { return 0 }
-    return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+    let cap: UInt64 = 1 << 63
+    let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+    if overflow || whole >= cap { return cap }
+    return min(whole + UInt64(attoseconds / 1_000_000_000), cap)
   }
 }

@@ -171,7 +171,7 @@ final class ServerCall: HTTP2StreamDelegate {
 
   func armDeadline(after timeout: Duration) {
     let stream = self.stream
-    deadlineTimer = stream.connection.loop.scheduleTimer(afterNanoseconds: timeout.nanosecondCount) { [self] in
+    deadlineTimer = stream.connection.loop.scheduleTimer(afterNanoseconds: timeout.saturatingNanoseconds) { [self] in
       deadlineTimer = nil
       task?.cancel()
       finished = true
@@ -367,13 +367,5 @@ enum ResponseHeaders {
   /// A single HEADERS frame with END_STREAM carrying the status: used for every early error.
   static func trailersOnly(_ error: RPCError, initial metadata: Metadata = Metadata()) -> [HTTP2Header] {
     initial(metadata) + trailers(status: error, metadata: Metadata())
-  }
-}
-
-extension Duration {
-  var nanosecondCount: UInt64 {
-    let (seconds, attoseconds) = components
-    if seconds < 0 { return 0 }
-    return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
   }
 }

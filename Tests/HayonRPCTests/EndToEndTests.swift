@@ -105,6 +105,15 @@ struct EndToEndTests {
     }
   }
 
+  @Test func hugeTimeoutsDoNotWrapIntoShortOnes() async throws {
+    try await withTestServer { _, address in
+      let response = try await rawCall(
+        address, headers: [HTTP2Header("grpc-timeout", "99999999H")], body: framedJSON(#"{"message":"later"}"#))
+      #expect(response.grpcStatus == 0)
+      #expect(response.body == framedJSON(#"{"message":"later"}"#))
+    }
+  }
+
   @Test func clientCancellationReachesTheHandler() async throws {
     let probe = ProbeService()
     try await withTestServer(services: [probe]) { _, address in
