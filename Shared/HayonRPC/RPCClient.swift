@@ -163,7 +163,7 @@ public final class RPCClient: Sendable {
     }
     let (events, continuation) = AsyncStream<ClientCallEvent>.makeStream()
     let delegate = ClientCallDelegate(
-      continuation: continuation, maxMessageSize: configuration.maxMessageSize)
+      continuation: continuation, maxMessageSize: configuration.maxMessageSize, deadline: .now + timeout)
     let gate = delegate.gate
     let stream: HTTP2StreamHandle
     do {
@@ -182,7 +182,7 @@ public final class RPCClient: Sendable {
         case .message(let bytes):
           do {
             try await onMessage(bytes)
-            gate.processed()
+            gate.processed(bytes.count + MessageFraming.prefixLength)
           } catch {
             connection.cancelStream(stream.id)
             return .failure(CallFailure(error: RPCError(converting: error), reachedServer: true))
@@ -233,31 +233,41 @@ enum ClientCallEvent: Sendable {
   case finished(RPCError?, trailing: Metadata, reachedServer: Bool)
 }
 
-/// Counts messages handed to the caller but not yet processed, and pauses reading the stream
-/// while the caller is behind: a slow consumer never makes the client buffer without bound.
+/// Counts the bytes of messages handed to the caller but not yet processed, and pauses reading
+/// the stream (no WINDOW_UPDATE) while the caller is behind: a slow consumer never makes the
+/// client buffer without bound, and a fast one is never throttled by small messages.
 final class ReceiveGate: Sendable {
-  static let pauseAt = 32
-  static let resumeAt = 8
-  private let state = Mutex<(pending: Int, paused: Bool, stream: HTTP2StreamHandle?)>((0, false, nil))
+  static let pauseAtBytes = 512 * 1024
+  static let resumeAtBytes = 128 * 1024
+  private let state = Mutex<(pendingBytes: Int, paused: Bool, stream: HTTP2StreamHandle?)>((0, false, nil))
 
-  func attach(_ stream: HTTP2StreamHandle) { state.withLock { $0.stream = stream } }
+  func attach(_ stream: HTTP2StreamHandle) {
+    let pause = state.withLock { state -> Bool in
+      state.stream = stream
+      return state.pendingBytes >= Self.pauseAtBytes && !state.paused
+    }
+    if pause {
+      state.withLock { $0.paused = true }
+      stream.connection.setReadingPaused(true, streamID: stream.id)
+    }
+  }
 
-  /// A message was queued for the caller.
-  func queued() {
+  /// A message of `size` bytes was queued for the caller.
+  func queued(_ size: Int) {
     let pause = state.withLock { state -> HTTP2StreamHandle? in
-      state.pending += 1
-      guard state.pending >= Self.pauseAt, !state.paused, let stream = state.stream else { return nil }
+      state.pendingBytes += size
+      guard state.pendingBytes >= Self.pauseAtBytes, !state.paused, let stream = state.stream else { return nil }
       state.paused = true
       return stream
     }
     if let pause { pause.connection.setReadingPaused(true, streamID: pause.id) }
   }
 
-  /// The caller finished with a message.
-  func processed() {
+  /// The caller finished with a message of `size` bytes.
+  func processed(_ size: Int) {
     let resume = state.withLock { state -> HTTP2StreamHandle? in
-      state.pending -= 1
-      guard state.pending <= Self.resumeAt, state.paused, let stream = state.stream else { return nil }
+      state.pendingBytes -= size
+      guard state.pendingBytes <= Self.resumeAtBytes, state.paused, let stream = state.stream else { return nil }
       state.paused = false
       return stream
     }
@@ -273,9 +283,12 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
   private var httpStatus: String?
   private var done = false
 
-  init(continuation: AsyncStream<ClientCallEvent>.Continuation, maxMessageSize: Int) {
+  private let deadline: ContinuousClock.Instant
+
+  init(continuation: AsyncStream<ClientCallEvent>.Continuation, maxMessageSize: Int, deadline: ContinuousClock.Instant) {
     self.continuation = continuation
     self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+    self.deadline = deadline
   }
 
   func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply? {
@@ -305,7 +318,7 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
       guard httpStatus == "200" else { return nil }
       do {
         try deframer.feed(bytes) { message in
-          gate.queued()
+          gate.queued(message.count + MessageFraming.prefixLength)
           continuation.yield(.message(message))
         }
       } catch {
@@ -332,6 +345,9 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
     case .refusedByGoaway:
       finish(RPCError(.unavailable, "the server is going away and did not process the call"), Metadata(), reachedServer: false)
     case .connectionClosed: finish(RPCError(.unavailable, "the connection closed during the call"), Metadata())
+    case .reset(.cancel) where ContinuousClock.now >= deadline:
+      // The server enforced our deadline before our own timer fired: report it as what it is.
+      finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
     case .reset(let code): finish(Self.error(forReset: code), Metadata(), reachedServer: code != .refusedStream)
     }
   }
