@@ -11,13 +11,14 @@ public struct BearerCredential: Sendable, Hashable {
 
   /// Compares in time independent of where the first difference is.
   func matches(_ presented: String?) -> Bool {
-    guard let presented else { return false }
-    let bytes = Array(presented.utf8)
-    var difference = UInt8(truncatingIfNeeded: bytes.count ^ headerValue.count)
-    for index in 0..<headerValue.count {
-      let other = index < bytes.count ? bytes[index] : 0
-      difference |= headerValue[index] ^ other
+    guard var presented else { return false }
+    return presented.withUTF8 { bytes in
+      var difference = UInt8(truncatingIfNeeded: bytes.count ^ headerValue.count)
+      for index in 0..<headerValue.count {
+        let other = index < bytes.count ? bytes[index] : 0
+        difference |= headerValue[index] ^ other
+      }
+      return difference == 0
     }
-    return difference == 0
   }
 }

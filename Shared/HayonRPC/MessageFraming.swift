@@ -38,14 +38,15 @@ public struct MessageDeframer: Sendable {
   }
 
   public let maxMessageSize: Int
-  private var prefix: [UInt8] = []
+  /// The prefix bytes seen so far, accumulated big-endian (no allocation per call).
+  private var prefixValue: UInt64 = 0
+  private var prefixCount = 0
   private var current: [UInt8] = []
   private var expected: Int?
   private var failed: Failure?
 
   public init(maxMessageSize: Int) {
     self.maxMessageSize = maxMessageSize
-    prefix.reserveCapacity(MessageFraming.prefixLength)
   }
 
   /// Consumes `bytes`, calling `deliver` with each complete message.
@@ -65,13 +66,27 @@ public struct MessageDeframer: Sendable {
         }
         continue
       }
-      prefix.append(bytes[index])
-      index += 1
-      if prefix.count == MessageFraming.prefixLength {
-        let flag = prefix[0]
+      // Fast path: a whole message in what is left of this chunk.
+      if prefixCount == 0 && bytes.count - index >= MessageFraming.prefixLength {
+        let flag = bytes[index]
         let length =
-          Int(prefix[1]) << 24 | Int(prefix[2]) << 16 | Int(prefix[3]) << 8 | Int(prefix[4])
-        prefix.removeAll(keepingCapacity: true)
+          Int(bytes[index + 1]) << 24 | Int(bytes[index + 2]) << 16 | Int(bytes[index + 3]) << 8
+          | Int(bytes[index + 4])
+        if flag == 0 && length <= maxMessageSize && bytes.count - index - MessageFraming.prefixLength >= length {
+          let start = index + MessageFraming.prefixLength
+          deliver(Array(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])))
+          index = start + length
+          continue
+        }
+      }
+      prefixValue = prefixValue << 8 | UInt64(bytes[index])
+      prefixCount += 1
+      index += 1
+      if prefixCount == MessageFraming.prefixLength {
+        let flag = UInt8(truncatingIfNeeded: prefixValue >> 32)
+        let length = Int(prefixValue & 0xFFFF_FFFF)
+        prefixValue = 0
+        prefixCount = 0
         let failure: Failure? =
           flag == 1 ? .compressedWithoutEncoding
           : flag > 1 ? .invalidFlag(flag)
@@ -94,6 +109,6 @@ public struct MessageDeframer: Sendable {
   public func finish() throws(Failure) {
     if let failed { throw failed }
     if let needed = expected { throw .truncated(missing: needed - current.count) }
-    if !prefix.isEmpty { throw .truncated(missing: MessageFraming.prefixLength - prefix.count) }
+    if prefixCount > 0 { throw .truncated(missing: MessageFraming.prefixLength - prefixCount) }
   }
 }
