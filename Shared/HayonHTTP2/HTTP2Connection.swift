@@ -480,10 +480,9 @@ public actor HTTP2Connection {
   private func housekeeping() {
     guard !closed else { return }
     let now = MonotonicClock.now()
-    if (!prefaceReceived || connecting) && now &- lastActivity > configuration.handshakeTimeout.saturatingNanoseconds
-      && (role == .server || connecting)
-    {
-      // Garbage, a stalled TLS handshake or a missing preface: cut the peer off.
+    if (!prefaceReceived || connecting) && now &- lastActivity > configuration.handshakeTimeout.saturatingNanoseconds {
+      // A connect that never completes, a stalled TLS handshake, garbage or a peer that never
+      // sends its SETTINGS: give up on it (a client's waiting calls fail as UNAVAILABLE).
       failConnect(HTTP2StreamError.protocolFailure("handshake timed out"))
       return
     }

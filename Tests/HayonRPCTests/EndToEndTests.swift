@@ -247,3 +247,39 @@ struct EndToEndTests {
     }
   }
 }
+
+@Suite("Client against peers that never answer")
+struct SilentPeerTests {
+  /// A listening socket nobody accepts from: the kernel completes the TCP handshake, and then
+  /// nothing is ever said.
+  private func withSilentListener(_ body: (SocketAddress) async throws -> Void) async throws {
+    let (fd, port) = try Sockets.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+    defer { _ = Glibc.close(fd) }
+    try await body(SocketAddress(host: "127.0.0.1", port: port))
+  }
+
+  @Test func stalledTLSHandshakeFailsWithinTheConnectTimeout() async throws {
+    try await withSilentListener { address in
+      let client = Diagnostics.Client(
+        try makeClient(address) { configuration in
+          configuration.tls = TLSConfiguration(serverName: "localhost")
+          configuration.connectTimeout = .milliseconds(300)
+          configuration.maxAttempts = 1
+        })
+      let started = ContinuousClock.now
+      await expectRPCError(.unavailable) { _ = try await client.echo(.init(message: "x")) }
+      #expect(ContinuousClock.now - started < .seconds(3))
+    }
+  }
+
+  @Test func cleartextPeerThatNeverRespondsHitsTheDeadline() async throws {
+    try await withSilentListener { address in
+      let client = Diagnostics.Client(try makeClient(address) { $0.maxAttempts = 1 })
+      let started = ContinuousClock.now
+      await expectRPCError(.deadlineExceeded) {
+        _ = try await client.echo(.init(message: "x"), options: CallOptions(timeout: .milliseconds(300)))
+      }
+      #expect(ContinuousClock.now - started < .seconds(3))
+    }
+  }
+}
