@@ -605,6 +605,14 @@ public actor HTTP2Connection {
     return 0
   }
 
+  /// nghttp2 could not send a header block (e.g. over the 64 KiB limit): reset the stream so
+  /// the peer is told instead of waiting forever.
+  func headersNotSent(streamID: Int32) -> Int32 {
+    guard let session, streamID > 0 else { return 0 }
+    nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_INTERNAL_ERROR.rawValue)
+    return 0
+  }
+
   func sentEndStream(streamID: Int32) -> Int32 {
     guard let state = streams[streamID], let session else { return 0 }
     streams[streamID]!.localEnded = true

@@ -88,6 +88,15 @@ private func onFrameSent(
   return connection(userData).assumeIsolatedOnLoop { $0.sentEndStream(streamID: streamID) }
 }
 
+private func onFrameNotSent(
+  _ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ libraryError: Int32,
+  _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+  guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+  let streamID = frame.pointee.hd.stream_id
+  return connection(userData).assumeIsolatedOnLoop { $0.headersNotSent(streamID: streamID) }
+}
+
 private func onStreamClose(
   _ session: OpaquePointer?, _ streamID: Int32, _ errorCode: UInt32, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
@@ -127,6 +136,7 @@ final class NGHTTP2CallbacksTable: @unchecked Sendable {
     nghttp2_session_callbacks_set_on_frame_recv_callback(pointer, onFrameReceived)
     nghttp2_session_callbacks_set_on_frame_send_callback(pointer, onFrameSent)
     nghttp2_session_callbacks_set_on_stream_close_callback(pointer, onStreamClose)
+    nghttp2_session_callbacks_set_on_frame_not_send_callback(pointer, onFrameNotSent)
   }
 }
 

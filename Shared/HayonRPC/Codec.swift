@@ -41,7 +41,8 @@ public struct JSONMessageCodec: MessageCodec {
   }
 
   private static func path(_ keys: [any CodingKey]) -> String {
-    keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    if keys.isEmpty { return "(the message)" }
+    return keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
   }
 
   private static func reason(_ error: DecodingError) -> String {
@@ -58,7 +59,11 @@ public struct JSONMessageCodec: MessageCodec {
     case is String.Type: return "a string"
     case is Bool.Type: return "a boolean"
     case is Int.Type, is Int64.Type, is Int32.Type, is UInt.Type, is Double.Type: return "a number"
-    default: return "a value of type \(type)"
+    default:
+      let name = String(describing: type)
+      if name.hasPrefix("Dictionary") { return "an object" }
+      if name.hasPrefix("Array") { return "an array" }
+      return "a different kind of value"
     }
   }
 }

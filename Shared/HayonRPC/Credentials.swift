@@ -13,12 +13,14 @@ public struct BearerCredential: Sendable, Hashable {
   func matches(_ presented: String?) -> Bool {
     guard var presented else { return false }
     return presented.withUTF8 { bytes in
-      var difference = UInt8(truncatingIfNeeded: bytes.count ^ headerValue.count)
+      // Every byte of the expected value is compared whatever the input, so timing reveals
+      // neither where a guess went wrong nor (beyond its own length) how long the token is.
+      var difference: UInt8 = 0
       for index in 0..<headerValue.count {
         let other = index < bytes.count ? bytes[index] : 0
         difference |= headerValue[index] ^ other
       }
-      return difference == 0
+      return difference == 0 && bytes.count == headerValue.count
     }
   }
 }

@@ -82,15 +82,17 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     delegate: (any HTTP2StreamDelegate)?, reply: HTTP2StreamReply?
   ) {
     let headers = head.headers
-    guard let contentType = headers[first: "content-type"], let subtype = GRPCContentType.subtype(of: contentType)
-    else {
-      return (nil, Self.unsupportedMediaType("unsupported content-type: gRPC calls use application/grpc"))
-    }
     func refuse(_ code: RPCStatusCode, _ message: String) -> ((any HTTP2StreamDelegate)?, HTTP2StreamReply?) {
       (nil, .respond(headers: ResponseHeaders.trailersOnly(RPCError(code, message)), body: [], trailers: nil))
     }
+    // First: past the limit, headers were dropped (content-type among them, perhaps), so
+    // nothing else about this request can be judged.
     if head.headerListTooLarge {
       return refuse(.resourceExhausted, "request header list exceeds \(configuration.connection.maxHeaderListSize) bytes")
+    }
+    guard let contentType = headers[first: "content-type"], let subtype = GRPCContentType.subtype(of: contentType)
+    else {
+      return (nil, Self.unsupportedMediaType("unsupported content-type: gRPC calls use application/grpc"))
     }
     guard head.method == "POST" else { return refuse(.invalidArgument, "gRPC calls must use POST") }
     let path = head.path ?? ""
@@ -357,7 +359,9 @@ enum ResponseHeaders {
     if error == nil && metadata.isEmpty { return okTrailers }
     var headers = [HTTP2Header("grpc-status", String(error?.code.rawValue ?? 0))]
     if let error {
-      if !error.message.isEmpty { headers.append(HTTP2Header("grpc-message", StatusMessage.encode(error.message))) }
+      if !error.message.isEmpty {
+        headers.append(HTTP2Header("grpc-message", StatusMessage.encode(StatusMessage.truncated(error.message))))
+      }
       for entry in error.metadata { headers.append(HTTP2Header(entry.name, entry.value)) }
     }
     for entry in metadata { headers.append(HTTP2Header(entry.name, entry.value)) }

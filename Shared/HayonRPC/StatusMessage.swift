@@ -19,6 +19,26 @@ public enum StatusMessage {
     return output
   }
 
+  /// Longest message sent, in UTF-8 bytes before encoding: a status must always fit in the
+  /// header block (nghttp2 drops a block over 64 KiB, which would leave the caller waiting).
+  public static let maxMessageBytes = 4096
+
+  /// `message` cut to `maxMessageBytes` on a character boundary, marked as cut.
+  public static func truncated(_ message: String) -> String {
+    guard message.utf8.count > maxMessageBytes else { return message }
+    var result = ""
+    var used = 0
+    let marker = "… (truncated)"
+    let budget = maxMessageBytes - marker.utf8.count
+    for character in message {
+      let size = character.utf8.count
+      if used + size > budget { break }
+      result.append(character)
+      used += size
+    }
+    return result + marker
+  }
+
   /// Decodes percent-encoding. Never fails: a broken escape is kept as it is.
   public static func decode(_ text: String) -> String {
     let input = Array(text.utf8)

@@ -116,7 +116,7 @@ struct BadInputTests {
       expectStatus(try await rawCall(address, body: framedJSON("{not json")), .internal, containing: "not valid JSON")
       expectStatus(try await rawCall(address, body: framedJSON(#"{"message": 5}"#)), .invalidArgument, containing: "'message': expected a string")
       expectStatus(try await rawCall(address, body: framedJSON(#"{}"#)), .invalidArgument, containing: "missing field 'message'")
-      expectStatus(try await rawCall(address, body: framedJSON(#"[1,2]"#)), .invalidArgument, containing: "")
+      expectStatus(try await rawCall(address, body: framedJSON(#"[1,2]"#)), .invalidArgument, containing: "expected an object")
       try await stillServes(address)
     }
   }
@@ -147,6 +147,46 @@ struct BadInputTests {
       let basic = try await rawCall(address, replacing: ["authorization": "Basic \(testToken)"], body: framedJSON(#"{"message":"x"}"#))
       expectStatus(basic, .unauthenticated, containing: "credentials")
       #expect(missing.grpcMessage?.contains(testToken) == false)
+    }
+  }
+
+  @Test func oversizedHeadersAreJudgedBeforeTheContentTypeTheyPushedOut() async throws {
+    try await withTestServer { _, address in
+      // The big header comes first, so content-type lands past the limit and is dropped.
+      let response = try await rawCall(
+        address,
+        headers: [HTTP2Header("x-big", String(repeating: "v", count: 20_000)), HTTP2Header("content-type", "application/grpc")],
+        replacing: ["content-type": nil], body: framedJSON(#"{"message":"x"}"#))
+      expectStatus(response, .resourceExhausted, containing: "header list exceeds")
+    }
+  }
+
+  @Test func hugeStatusMessagesAreTruncatedNotDropped() async throws {
+    try await withTestServer { _, address in
+      let client = Diagnostics.Client(try makeClient(address, configure: { $0.maxAttempts = 1 }))
+      let error = await expectRPCError(.notFound) {
+        _ = try await client.fail(.init(code: 5, message: String(repeating: "a", count: 70_000)))
+      }
+      #expect(error?.message.hasSuffix("(truncated)") == true)
+      // The same through the unauthenticated health check, with a 70,000-character name.
+      let health = try await rawCall(
+        address, path: "/grpc.health.v1.Health/Check", replacing: ["authorization": nil],
+        body: MessageFraming.frame([0x0A, 0xF0, 0xA2, 0x04] + [UInt8](repeating: 0x78, count: 70_000)))
+      #expect(health.grpcStatus == RPCStatusCode.notFound.rawValue)
+      #expect(health.grpcMessage?.hasSuffix("(truncated)") == true)
+      await client.rpc.close()
+    }
+  }
+
+  @Test func aHeaderBlockTooLargeToSendResetsTheStream() async throws {
+    let probe = ProbeService()
+    try await withTestServer(services: [probe]) { _, address in
+      let client = try makeClient(address, configure: { $0.maxAttempts = 1 })
+      // nghttp2 cannot send 100 KB of trailers; the caller must hear about it, not wait.
+      await expectRPCError(.internal) {
+        _ = try await client.call(ProbeService.HugeTrailers.self, .init(), options: CallOptions(timeout: .seconds(5)))
+      }
+      await client.close()
     }
   }
 

@@ -43,7 +43,7 @@ struct FlowControlTests {
       #expect(stalledAt < 3_000, "server wrote \(stalledAt) messages to a client that stopped reading")
       releaser.yield()
       releaser.finish()
-      try await call.value
+      _ = try await call.value
       #expect(received.load(ordering: .relaxed) == total)
       #expect(probe.written.load(ordering: .relaxed) == total)
       await client.close()

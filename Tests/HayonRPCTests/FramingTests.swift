@@ -85,6 +85,15 @@ struct WireValueTests {
     #expect(StatusMessage.decode(StatusMessage.encode(text)) == text)
   }
 
+  @Test func longMessagesAreCutOnACharacterBoundary() {
+    let long = String(repeating: "ab👩‍👩‍👧", count: 5000)
+    let cut = StatusMessage.truncated(long)
+    #expect(cut.utf8.count <= StatusMessage.maxMessageBytes)
+    #expect(cut.hasSuffix("… (truncated)"))
+    #expect(long.hasPrefix(String(cut.dropLast("… (truncated)".count))))
+    #expect(StatusMessage.truncated("short") == "short")
+  }
+
   @Test func brokenPercentEncodingIsKeptAsIs() {
     #expect(StatusMessage.decode("100%") == "100%")
     #expect(StatusMessage.decode("%ZZok") == "%ZZok")
@@ -155,6 +164,10 @@ struct WireValueTests {
     #expect(!credential.matches("Bearer abc124"))
     #expect(!credential.matches("Bearer abc1234"))
     #expect(!credential.matches("Bearer abc12"))
+    // Extra bytes in multiples of 256 once slipped through a length check kept in one byte.
+    for extra in [1, 255, 256, 512, 4096] {
+      #expect(!credential.matches("Bearer abc123" + String(repeating: "X", count: extra)), "\(extra) extra bytes")
+    }
     #expect(!credential.matches(nil))
     #expect(!credential.matches(""))
     #expect(BearerCredential(token: "") == nil)

@@ -63,6 +63,13 @@ final class ProbeService: RPCService, Sendable {
   }
   struct Blob: Codable, Sendable { var index: Int; var filler: String }
 
+  /// Succeeds, but asks for 100 KB of trailing metadata: more than a header block can carry.
+  enum HugeTrailers: UnaryMethod {
+    typealias Input = Empty
+    typealias Output = Empty
+    static let descriptor = MethodDescriptor(service: name, method: "HugeTrailers")
+  }
+
   enum Event: Sendable, Equatable { case started, cancelled }
   let written = Atomic<Int>(0)
 
@@ -127,6 +134,10 @@ final class ProbeService: RPCService, Sendable {
         try await writer.write(Blob(index: index, filler: filler))
         written.add(1, ordering: .relaxed)
       }
+    }
+    router.register(HugeTrailers.self) { _, context in
+      context.addTrailingMetadata("x-huge", String(repeating: "h", count: 100_000))
+      return Empty()
     }
     router.register(Crash.self) { _, _ in
       struct Internal: Error { var secret = "hunter2-secret" }
