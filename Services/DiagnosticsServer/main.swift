@@ -30,8 +30,13 @@ if let certificate = environment["DIAGNOSTICS_TLS_CERT"] {
   configuration.tls = TLSConfiguration(
     certificateChainPath: certificate, privateKeyPath: key, trustRootsPath: environment["DIAGNOSTICS_TLS_CLIENT_CA"])
 }
-let loopCount = environment["DIAGNOSTICS_LOOPS"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
-guard (1...256).contains(loopCount) else { fail("DIAGNOSTICS_LOOPS must be between 1 and 256") }
+var loopCount = ProcessInfo.processInfo.activeProcessorCount
+if let text = environment["DIAGNOSTICS_LOOPS"] {
+  guard let value = Int(text), (1...256).contains(value) else {
+    fail("DIAGNOSTICS_LOOPS must be a whole number between 1 and 256, got '\(text)'")
+  }
+  loopCount = value
+}
 
 let group = EventLoopGroup(loopCount: loopCount, name: "diagnostics")
 let server: RPCServer
@@ -41,7 +46,7 @@ do {
   fail("\(error)")
 }
 
-let signals = ShutdownSignals()
+let signals = ShutdownSignals(program: "diagnostics-server")
 do {
   let bound = try await server.start()
   print("listening on \(bound)")
