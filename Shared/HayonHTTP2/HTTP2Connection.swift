@@ -117,6 +117,10 @@ public actor HTTP2Connection {
   private var drainDeadlineTimer: UInt64?
   private var readPaused = false
   private var flushScheduled = false
+  /// Body bytes queued across all streams, not yet handed to nghttp2.
+  private var bufferedBodyBytes = 0
+  /// Writers waiting because the connection as a whole holds too much.
+  private var connectionWriters: [CheckedContinuation<Void, any Error>] = []
   private let acceptor: (any HTTP2StreamAcceptor)?
   private var onClose: [@Sendable () -> Void] = []
   private var connectContinuation: CheckedContinuation<Void, any Error>?
@@ -418,6 +422,10 @@ public actor HTTP2Connection {
       for writer in state.writers { writer.resume(throwing: HTTP2StreamError.connectionClosed) }
       state.delegate?.closed(.connectionClosed)
     }
+    bufferedBodyBytes = 0
+    let waiting = connectionWriters
+    connectionWriters.removeAll()
+    for writer in waiting { writer.resume(throwing: HTTP2StreamError.connectionClosed) }
     if let session {
       self.session = nil
       nghttp2_session_del(session)
@@ -642,6 +650,7 @@ public actor HTTP2Connection {
       reason = .finished
     }
     for writer in state.writers { writer.resume(throwing: HTTP2StreamError.streamClosed) }
+    releaseBuffered(state.outbound.count)
     state.delegate?.closed(reason)
     if draining {
       // Close after this callback returns; never free the session from inside it.
@@ -657,6 +666,7 @@ public actor HTTP2Connection {
       return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     let copied = state.outbound.read(into: buffer, max: length)
+    releaseBuffered(copied)
     if state.outbound.isEmpty && state.finishing {
       flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
       if let trailers = state.trailers, !trailers.isEmpty {
@@ -697,6 +707,7 @@ public actor HTTP2Connection {
         return
       }
       streams[streamID]!.outbound.append(body)
+      bufferedBodyBytes += body.count
       streams[streamID]!.finishing = true
       streams[streamID]!.trailers = trailers
       var provider = dataProvider
@@ -726,18 +737,36 @@ public actor HTTP2Connection {
 
   func write(_ bytes: [UInt8], on streamID: Int32) async throws(HTTP2StreamError) {
     guard let session, !closed else { throw .connectionClosed }
-    guard streams[streamID] != nil, !streams[streamID]!.finishing else { throw .streamClosed }
-    streams[streamID]!.outbound.append(bytes)
+    guard let state = streams[streamID], !state.finishing else { throw .streamClosed }
+    state.outbound.append(bytes)
+    bufferedBodyBytes += bytes.count
     resumeIfDeferred(streamID, session)
     scheduleFlush()
-    if let state = streams[streamID], state.outbound.count > configuration.maxBufferedPerStream {
+    // Wait while this stream, or the connection as a whole, holds more than its share: a peer
+    // that stops reading holds the writers, not our memory.
+    while true {
+      guard !closed, let current = streams[streamID] else { throw closed ? .connectionClosed : .streamClosed }
+      let streamFull = current.outbound.count > configuration.maxBufferedPerStream
+      let connectionFull = bufferedBodyBytes > configuration.maxBufferedPerConnection
+      if !streamFull && !connectionFull { return }
       do {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-          streams[streamID]!.writers.append(continuation)
+          if streamFull { current.writers.append(continuation) } else { connectionWriters.append(continuation) }
         }
       } catch {
         throw (error as? HTTP2StreamError) ?? .streamClosed
       }
+    }
+  }
+
+  /// Accounts for body bytes that left the queues, waking writers once there is room again.
+  private func releaseBuffered(_ count: Int) {
+    guard count > 0 else { return }
+    bufferedBodyBytes = max(0, bufferedBodyBytes - count)
+    if bufferedBodyBytes <= configuration.maxBufferedPerConnection / 2 && !connectionWriters.isEmpty {
+      let waiting = connectionWriters
+      connectionWriters.removeAll()
+      for writer in waiting { writer.resume() }
     }
   }
 
@@ -769,6 +798,7 @@ public actor HTTP2Connection {
     let state = StreamState(openedAt: MonotonicClock.now())
     state.delegate = delegate
     state.outbound.append(body)
+    bufferedBodyBytes += body.count
     state.finishing = endRequest
     state.responseSubmitted = true
     var provider = dataProvider

@@ -130,6 +130,9 @@ public struct HTTP2ConnectionConfiguration: Sendable {
   public var maxBufferedOutbound: Int = 1 << 20
   /// Bytes a stream writer may queue before `write` waits for the peer to read.
   public var maxBufferedPerStream: Int = 256 * 1024
+  /// Bytes all of a connection's streams may queue together before writers wait: bounds the
+  /// memory a peer that opens many streams and reads none of them can pin.
+  public var maxBufferedPerConnection: Int = 4 * 1024 * 1024
 
   public init() {}
   public static var defaults: HTTP2ConnectionConfiguration { HTTP2ConnectionConfiguration() }

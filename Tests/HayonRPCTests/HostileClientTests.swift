@@ -315,6 +315,41 @@ struct HostileClientTests {
     }
   }
 
+  @Test func manyUnreadStreamsAreBoundedPerConnection() async throws {
+    let probe = FloodProbe()
+    try await withTestServer(
+      services: [DiagnosticsService(), FloodService(probe: probe)],
+      configure: { configuration in
+        timeouts(requestReceive: .seconds(5))(&configuration)
+        configuration.connection.maxBufferedPerConnection = 1 << 20
+      }
+    ) { _, address in
+      let raw = try RawHTTP2Client(connectingTo: address)
+      defer { raw.close() }
+      try await raw.handshake()
+      // 40 streams × 256 KiB per-stream buffers would be 10 MiB; the connection cap is 1 MiB.
+      for index in 0..<40 {
+        let id = UInt32(1 + 2 * index)
+        try raw.sendHeaders(streamID: id, RawHTTP2Client.grpcRequestHeaders(path: Flood.path, token: testToken), endStream: false)
+        try raw.sendData(streamID: id, try grpcBody(Flood.Request(count: 2_000, size: 1000)), endStream: true)
+      }
+      #expect(try await eventually { probe.writtenCount > 0 })
+      var last = -1
+      var unchangedPolls = 0
+      let bound = ContinuousClock.now + .seconds(10)
+      while unchangedPolls < 5 && ContinuousClock.now < bound {
+        try await Task.sleep(for: .milliseconds(50))
+        let now = probe.writtenCount
+        unchangedPolls = now == last ? unchangedPolls + 1 : 0
+        last = now
+      }
+      // ~1,030 bytes a message: the 1 MiB cap, the 64 KiB connection window and one message
+      // per waiting writer come to about 1,100 messages; without the cap it would be ~10,000.
+      let stalledAt = probe.writtenCount
+      #expect(stalledAt < 1_500, "\(stalledAt) messages buffered for a connection nobody reads")
+    }
+  }
+
   // MARK: More streams than SETTINGS_MAX_CONCURRENT_STREAMS
 
   // Observed behaviour (nghttp2 1.52, server advertising MAX_CONCURRENT_STREAMS = 8): nghttp2
