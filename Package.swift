@@ -28,6 +28,12 @@ let package = Package(
       providers: [.apt(["libnghttp2-dev"])]
     ),
     .systemLibrary(
+      name: "CSQLite",
+      path: "Shared/CSQLite",
+      pkgConfig: "sqlite3",
+      providers: [.apt(["libsqlite3-dev"])]
+    ),
+    .systemLibrary(
       name: "COpenSSL",
       path: "Shared/COpenSSL",
       pkgConfig: "openssl",
@@ -48,6 +54,14 @@ let package = Package(
       path: "Shared/HayonRPC",
       swiftSettings: swiftSettings
     ),
+    // Persistence: a document store behind a protocol; SQLite (WAL) is the embedded default.
+    .target(
+      name: "HayonStore",
+      dependencies: ["CSQLite"],
+      path: "Shared/HayonStore",
+      swiftSettings: swiftSettings
+    ),
+
     // Layer 3: service contracts.
     .target(
       name: "HayonDiagnostics",
@@ -69,6 +83,12 @@ let package = Package(
       name: "HayonHTTP2Tests",
       dependencies: ["HayonHTTP2"],
       path: "Tests/HayonHTTP2Tests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "HayonStoreTests",
+      dependencies: ["HayonStore"],
+      path: "Tests/HayonStoreTests",
       swiftSettings: swiftSettings
     ),
     .testTarget(
