@@ -7,13 +7,15 @@ public protocol MessageCodec: Sendable {
   func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RPCError) -> T
 }
 
-/// JSON, the default: plain `application/grpc` and `application/grpc+json`.
+/// JSON, the default: plain `application/grpc` and `application/grpc+json`. Uses the project's
+/// own `Codable` JSON encoder and decoder (several times faster than Foundation's, and compatible
+/// with it: see `FastJSONDecoder`).
 public struct JSONMessageCodec: MessageCodec {
   public init() {}
 
   public func encode<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8] {
     do {
-      return Array(try JSONEncoder().encode(value))
+      return try FastJSONEncoder().encode(value)
     } catch {
       throw RPCError(.internal, "failed to encode the response as JSON")
     }
@@ -23,10 +25,14 @@ public struct JSONMessageCodec: MessageCodec {
   /// well-formed JSON of the wrong shape is `INVALID_ARGUMENT`, naming the offending field.
   public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RPCError) -> T {
     do {
-      return try JSONDecoder().decode(T.self, from: Data(bytes))
+      return try FastJSONDecoder().decode(T.self, from: bytes)
     } catch let error as DecodingError {
       switch error {
       case .dataCorrupted(let context) where context.codingPath.isEmpty:
+        if let range = context.underlyingError as? FastJSONNumberOutOfRange {
+          let location = range.location.isEmpty ? "(the message)" : range.location
+          throw RPCError(.invalidArgument, "invalid value at '\(location)': \(range.text) does not fit the expected number type")
+        }
         throw RPCError(.internal, "the message is not valid JSON")
       case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
         throw RPCError(.invalidArgument, "invalid value at '\(Self.path(context.codingPath))': \(Self.reason(error))")

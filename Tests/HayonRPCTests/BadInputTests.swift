@@ -117,6 +117,14 @@ struct BadInputTests {
       expectStatus(try await rawCall(address, body: framedJSON(#"{"message": 5}"#)), .invalidArgument, containing: "'message': expected a string")
       expectStatus(try await rawCall(address, body: framedJSON(#"{}"#)), .invalidArgument, containing: "missing field 'message'")
       expectStatus(try await rawCall(address, body: framedJSON(#"[1,2]"#)), .invalidArgument, containing: "expected an object")
+      // Well-formed numbers that do not fit: the field is named, not "invalid JSON".
+      for number in ["1e30", "9223372036854775808", "1.5"] {
+        let response = try await rawCall(
+          address, path: "/hayon.diagnostics.v1.Diagnostics/Expand", body: framedJSON(#"{"message":"x","count":\#(number)}"#))
+        expectStatus(response, .invalidArgument, containing: "invalid value at 'count'")
+      }
+      let deep = String(repeating: "[", count: 100_000)
+      expectStatus(try await rawCall(address, body: framedJSON(deep)), .internal, containing: "not valid JSON")
       try await stillServes(address)
     }
   }

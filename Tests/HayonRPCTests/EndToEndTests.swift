@@ -268,7 +268,7 @@ struct SilentPeerTests {
         })
       let started = ContinuousClock.now
       await expectRPCError(.unavailable) { _ = try await client.echo(.init(message: "x")) }
-      #expect(ContinuousClock.now - started < .seconds(3))
+      #expect(ContinuousClock.now - started < .seconds(10))
     }
   }
 
@@ -279,7 +279,7 @@ struct SilentPeerTests {
       await expectRPCError(.deadlineExceeded) {
         _ = try await client.echo(.init(message: "x"), options: CallOptions(timeout: .milliseconds(300)))
       }
-      #expect(ContinuousClock.now - started < .seconds(3))
+      #expect(ContinuousClock.now - started < .seconds(10))
     }
   }
 }
