@@ -61,6 +61,13 @@ let package = Package(
       path: "Shared/HayonStore",
       swiftSettings: swiftSettings
     ),
+    // Cryptography over OpenSSL: sealing, password hashing, signed tokens, randomness.
+    .target(
+      name: "HayonCrypto",
+      dependencies: ["COpenSSL"],
+      path: "Shared/HayonCrypto",
+      swiftSettings: swiftSettings
+    ),
 
     // Layer 3: service contracts.
     .target(
@@ -89,6 +96,12 @@ let package = Package(
       name: "HayonStoreTests",
       dependencies: ["HayonStore"],
       path: "Tests/HayonStoreTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "HayonCryptoTests",
+      dependencies: ["HayonCrypto"],
+      path: "Tests/HayonCryptoTests",
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -14,4 +14,8 @@ static inline size_t hayon_BIO_pending(BIO *bio) { return BIO_ctrl_pending(bio);
 static inline void hayon_SSL_CTX_set_app_data(SSL_CTX *ctx, void *data) { SSL_CTX_set_app_data(ctx, data); }
 static inline void *hayon_SSL_CTX_get_app_data(const SSL_CTX *ctx) { return SSL_CTX_get_app_data(ctx); }
 
+// HayonCrypto: <openssl/rand.h> is not reached through ssl.h, so RAND_bytes needs its own include.
+#include <openssl/rand.h>
+static inline int hayon_RAND_bytes(unsigned char *buffer, int count) { return RAND_bytes(buffer, count); }
+
 #endif
