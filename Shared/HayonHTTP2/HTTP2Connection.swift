@@ -199,7 +199,7 @@ public actor HTTP2Connection {
     // Until the peer's SETTINGS arrive, assume it accepts as many streams as we do.
     nghttp2_option_set_peer_max_concurrent_streams(option, UInt32(configuration.maxConcurrentStreams))
     if role == .client {
-      // The caller decides when received bytes are released (see `setReadingPaused`), so a
+      // The caller decides when received bytes are released (see `updateReadingPaused`), so a
       // slow consumer holds the server to the flow-control window instead of buffering.
       nghttp2_option_set_no_auto_window_update(option, 1)
     }
@@ -551,19 +551,28 @@ public actor HTTP2Connection {
     return 0
   }
 
-  /// Client: while paused, received DATA is not acknowledged with WINDOW_UPDATE, so the peer
-  /// stops once the stream's window is used up. Safe from any thread.
-  public nonisolated func setReadingPaused(_ paused: Bool, streamID: Int32) {
-    loop.execute { [self] in
-      assumeIsolated { connection in
-        guard let state = connection.streams[streamID], let session = connection.session else { return }
-        state.readingPaused = paused
-        if !paused && state.heldBytes > 0 {
-          nghttp2_session_consume(session, streamID, state.heldBytes)
-          state.heldBytes = 0
-          connection.scheduleFlush()
-        }
+  /// Client: while the reader wants a pause, received DATA is not acknowledged with
+  /// WINDOW_UPDATE, so the peer stops once the stream's window is used up. `wantsPause` is the
+  /// reader's current wish, evaluated on the loop when the update runs: a queued update that runs
+  /// late applies the latest wish instead of undoing a newer one. On the loop (a data callback
+  /// that just crossed the reader's limit) it applies at once, before the next chunk is consumed.
+  public nonisolated func updateReadingPaused(streamID: Int32, _ wantsPause: @escaping @Sendable () -> Bool) {
+    if loop.inLoop {
+      assumeIsolatedOnLoop { $0.applyReadingPaused(wantsPause(), streamID: streamID) }
+    } else {
+      loop.execute { [self] in
+        assumeIsolated { $0.applyReadingPaused(wantsPause(), streamID: streamID) }
       }
+    }
+  }
+
+  private func applyReadingPaused(_ paused: Bool, streamID: Int32) {
+    guard let state = streams[streamID], let session else { return }
+    state.readingPaused = paused
+    if !paused && state.heldBytes > 0 {
+      nghttp2_session_consume(session, streamID, state.heldBytes)
+      state.heldBytes = 0
+      scheduleFlush()
     }
   }
 

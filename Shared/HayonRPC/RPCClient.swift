@@ -235,43 +235,47 @@ enum ClientCallEvent: Sendable {
 
 /// Counts the bytes of messages handed to the caller but not yet processed, and pauses reading
 /// the stream (no WINDOW_UPDATE) while the caller is behind: a slow consumer never makes the
-/// client buffer without bound, and a fast one is never throttled by small messages.
+/// client buffer without bound, and a fast one is never throttled by small messages. Pausing
+/// starts at `pauseAtBytes` and lasts until the caller is back under `resumeAtBytes`.
 final class ReceiveGate: Sendable {
   static let pauseAtBytes = 512 * 1024
   static let resumeAtBytes = 128 * 1024
   private let state = Mutex<(pendingBytes: Int, paused: Bool, stream: HTTP2StreamHandle?)>((0, false, nil))
 
   func attach(_ stream: HTTP2StreamHandle) {
-    let pause = state.withLock { state -> Bool in
+    let changed = state.withLock { state -> Bool in
       state.stream = stream
-      return state.pendingBytes >= Self.pauseAtBytes && !state.paused
+      return state.paused
     }
-    if pause {
-      state.withLock { $0.paused = true }
-      stream.connection.setReadingPaused(true, streamID: stream.id)
-    }
+    if changed { tellConnection(stream) }
   }
 
   /// A message of `size` bytes was queued for the caller.
   func queued(_ size: Int) {
-    let pause = state.withLock { state -> HTTP2StreamHandle? in
+    let stream = state.withLock { state -> HTTP2StreamHandle? in
       state.pendingBytes += size
-      guard state.pendingBytes >= Self.pauseAtBytes, !state.paused, let stream = state.stream else { return nil }
+      guard state.pendingBytes >= Self.pauseAtBytes, !state.paused else { return nil }
       state.paused = true
-      return stream
+      return state.stream
     }
-    if let pause { pause.connection.setReadingPaused(true, streamID: pause.id) }
+    if let stream { tellConnection(stream) }
   }
 
   /// The caller finished with a message of `size` bytes.
   func processed(_ size: Int) {
-    let resume = state.withLock { state -> HTTP2StreamHandle? in
+    let stream = state.withLock { state -> HTTP2StreamHandle? in
       state.pendingBytes -= size
-      guard state.pendingBytes <= Self.resumeAtBytes, state.paused, let stream = state.stream else { return nil }
+      guard state.pendingBytes <= Self.resumeAtBytes, state.paused else { return nil }
       state.paused = false
-      return stream
+      return state.stream
     }
-    if let resume { resume.connection.setReadingPaused(false, streamID: resume.id) }
+    if let stream { tellConnection(stream) }
+  }
+
+  /// The connection reads the gate's state when it applies the change, so updates that cross
+  /// (a resume queued from the caller's thread, a pause applied on the loop) settle on the truth.
+  private func tellConnection(_ stream: HTTP2StreamHandle) {
+    stream.connection.updateReadingPaused(streamID: stream.id) { [self] in state.withLock { $0.paused } }
   }
 }
 

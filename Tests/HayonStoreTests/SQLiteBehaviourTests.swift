@@ -48,12 +48,16 @@ struct SQLiteBehaviourTests {
       try await holder.put("users", id: "u1", json: #"{"email":"committed"}"#)
 
       let started = Signal()
+      let readsDone = Signal()
       let finished = Signal()
-      async let longWrite: Void = holder.transaction { tx in
+      // The writer holds its lock until the test's reads are done. Reads that waited for the
+      // writer would keep it holding until the 10 s give-up, and the test would see that.
+      async let longWrite: Bool = holder.transaction { tx in
         try tx.put("users", id: "u1", json: #"{"email":"uncommitted"}"#)
         started.raise()
-        Thread.sleep(forTimeInterval: 0.4)
+        let readersGotThrough = readsDone.blockingWait(timeout: .seconds(10))
         finished.raise()
+        return readersGotThrough
       }
       try await started.wait()
 
@@ -63,10 +67,14 @@ struct SQLiteBehaviourTests {
       #expect(try await other.query("users").items.count == 1)
       #expect(!finished.isRaised, "the reads should not have waited for the writer")
 
-      // A write from another connection waits for the lock (busy timeout), then succeeds.
-      try await other.put("users", id: "u2", json: #"{"email":"second writer"}"#)
-      #expect(finished.isRaised)
-      try await longWrite
+      // A write from another connection waits for the lock (busy timeout), then succeeds. The
+      // pause only gives it the chance to hit the lock; the ordering check holds either way.
+      async let secondWrite = other.put("users", id: "u2", json: #"{"email":"second writer"}"#)
+      try await Task.sleep(for: .milliseconds(50))
+      readsDone.raise()
+      _ = try await secondWrite
+      #expect(finished.isRaised, "the second writer got in while the first held the lock")
+      #expect(try await longWrite, "the reads should not have waited for the writer")
       #expect(try await other.get("users", id: "u1")?.json == #"{"email":"uncommitted"}"#)
       await holder.close()
       await other.close()

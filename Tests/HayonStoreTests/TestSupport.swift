@@ -82,4 +82,15 @@ final class Signal: Sendable {
   func wait() async throws {
     while !isRaised { try await Task.sleep(for: .milliseconds(2)) }
   }
+
+  /// For the store's own thread, which must not suspend: true once raised, false if `timeout`
+  /// passed first.
+  func blockingWait(timeout: Duration) -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !isRaised {
+      if ContinuousClock.now >= deadline { return false }
+      Thread.sleep(forTimeInterval: 0.001)
+    }
+    return true
+  }
 }
