@@ -13,6 +13,7 @@ let package = Package(
   name: "Hayon",
   products: [
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
+    // <<products>>
   ],
   targets: [
     // C boundaries.
@@ -69,6 +70,16 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // HTTP/1.1: strict request parser and server (platform sandbox now, gateway next).
+    .target(
+      name: "HayonHTTP1",
+      dependencies: ["HayonHTTP2"],
+      path: "Shared/HayonHTTP1",
+      swiftSettings: swiftSettings
+    ),
+    // <<http1-targets>>
+    // <<runtime-targets>>
+
     // Layer 3: service contracts.
     .target(
       name: "HayonDiagnostics",
@@ -77,13 +88,18 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
-    // Executables.
+    // <<contract-targets>>
+
+    // Executables and services.
     .executableTarget(
       name: "DiagnosticsServer",
       dependencies: ["HayonRPC", "HayonDiagnostics"],
       path: "Services/DiagnosticsServer",
       swiftSettings: swiftSettings
     ),
+
+    // <<service-targets>>
+    // <<sandbox-targets>>
 
     // Tests.
     .testTarget(
@@ -110,5 +126,6 @@ let package = Package(
       path: "Tests/HayonRPCTests",
       swiftSettings: swiftSettings
     ),
+    // <<test-targets>>
   ]
 )
