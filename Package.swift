@@ -80,6 +80,13 @@ let package = Package(
     // <<http1-targets>>
     // <<runtime-targets>>
 
+    // Domain vocabulary shared by contracts and services (no I/O).
+    .target(
+      name: "HayonModel",
+      path: "Shared/HayonModel",
+      swiftSettings: swiftSettings
+    ),
+
     // Layer 3: service contracts.
     .target(
       name: "HayonDiagnostics",
