@@ -105,6 +105,9 @@ public actor HTTP2Connection {
   private let tls: TLSSession?
   private var session: OpaquePointer?
   private var streams: [Int32: StreamState] = [:]
+  /// The stream whose header block is being received. nghttp2 delivers a block's fields one
+  /// callback each and never interleaves blocks, so this spares a dictionary lookup per field.
+  private var headerBlockStream: (id: Int32, state: StreamState)?
   private var socketOut = ByteQueue()
   private var plainOut = ByteQueue()
   private var registeredEvents: UInt32 = 0
@@ -512,16 +515,30 @@ public actor HTTP2Connection {
 
   func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
     if isRequest && role == .server {
-      streams[streamID] = StreamState(openedAt: MonotonicClock.now())
+      let state = StreamState(openedAt: MonotonicClock.now())
+      // Room for a typical request's fields, so appending them does not regrow the array.
+      state.headers.reserveCapacity(16)
+      streams[streamID] = state
+      headerBlockStream = (streamID, state)
     } else if let state = streams[streamID] {
       state.headers.removeAll(keepingCapacity: true)
       state.headerBytes = 0
+      headerBlockStream = (streamID, state)
+    } else {
+      headerBlockStream = nil
     }
     return 0
   }
 
   func header(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
-    guard let state = streams[streamID] else { return 0 }
+    let state: StreamState
+    if let current = headerBlockStream, current.id == streamID {
+      state = current.state
+    } else if let found = streams[streamID] {
+      state = found
+    } else {
+      return 0
+    }
     state.headerBytes += name.count + value.count + 32
     if state.headerBytes > configuration.maxHeaderListSize {
       state.headerListTooLarge = true
@@ -586,7 +603,9 @@ public actor HTTP2Connection {
     case .ping, .other:
       break
     case .headers(let endStream):
-      guard let state = streams[streamID] else { return 0 }
+      let cached = headerBlockStream?.id == streamID ? headerBlockStream?.state : nil
+      headerBlockStream = nil
+      guard let state = cached ?? streams[streamID] else { return 0 }
       if endStream { state.remoteEnded = true }
       let headers = state.headers
       state.headers = []
@@ -642,6 +661,7 @@ public actor HTTP2Connection {
   }
 
   func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+    if headerBlockStream?.id == streamID { headerBlockStream = nil }
     guard let state = streams.removeValue(forKey: streamID) else { return 0 }
     if let timer = state.deadlineTimer { loop.cancelTimer(timer) }
     if state.heldBytes > 0, let session {

@@ -48,12 +48,21 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
   }
 
   /// Names that may be sent as custom metadata: `[0-9a-z_.-]`, not reserved by gRPC or HTTP/2.
+  /// Byte-level: the server asks this of every request header, so no hashing or allocation.
   public static func isValidCustomName(_ name: String) -> Bool {
-    guard !name.isEmpty, !name.hasPrefix("grpc-"), !name.hasPrefix(":") else { return false }
-    if reservedNames.contains(name) { return false }
-    return name.utf8.allSatisfy { byte in
-      (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2E
-        || byte == 0x2D
+    var name = name
+    return name.withUTF8 { bytes in
+      guard !bytes.isEmpty else { return false }
+      for byte in bytes {
+        let allowed =
+          (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2E
+          || byte == 0x2D
+        if !allowed { return false }  // also refuses pseudo-headers (":path")
+      }
+      if bytes.count >= reservedPrefix.count && bytes.prefix(reservedPrefix.count).elementsEqual(reservedPrefix) {
+        return false
+      }
+      return !reservedNames.contains { $0.count == bytes.count && $0.elementsEqual(bytes) }
     }
   }
 
@@ -64,8 +73,11 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
   }
 
   /// Headers that belong to the protocol, never to an application's metadata.
-  static let reservedNames: Set<String> = [
+  private static let reservedNames: [[UInt8]] = [
     "content-type", "te", "user-agent", "authorization", "content-length", "connection",
     "transfer-encoding", "host", "keep-alive", "upgrade", "proxy-connection",
-  ]
+  ].map { Array($0.utf8) }
+
+  /// gRPC reserves every `grpc-` name for itself.
+  private static let reservedPrefix = Array("grpc-".utf8)
 }
