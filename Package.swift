@@ -79,6 +79,14 @@ let package = Package(
     ),
     // <<http1-targets>>
     // <<runtime-targets>>
+    // What every service executable shares: structured logging, environment configuration,
+    // and running an RPC server until SIGTERM/SIGINT.
+    .target(
+      name: "HayonRuntime",
+      dependencies: ["HayonRPC", "HayonHTTP2"],
+      path: "Shared/HayonRuntime",
+      swiftSettings: swiftSettings
+    ),
 
     // Domain vocabulary shared by contracts and services (no I/O).
     .target(
@@ -96,11 +104,17 @@ let package = Package(
     ),
 
     // <<contract-targets>>
+    .target(
+      name: "HayonAccount",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonAccount",
+      swiftSettings: swiftSettings
+    ),
 
     // Executables and services.
     .executableTarget(
       name: "DiagnosticsServer",
-      dependencies: ["HayonRPC", "HayonDiagnostics"],
+      dependencies: ["HayonRPC", "HayonDiagnostics", "HayonRuntime"],
       path: "Services/DiagnosticsServer",
       swiftSettings: swiftSettings
     ),
