@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
+    .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
   ],
   targets: [
     // C boundaries.
@@ -120,6 +121,18 @@ let package = Package(
     ),
 
     // <<service-targets>>
+    .target(
+      name: "AccountService",
+      dependencies: ["HayonAccount", "HayonModel", "HayonStore", "HayonRuntime", "HayonRPC", "HayonCrypto"],
+      path: "Services/AccountService/Sources",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "AccountServiceExecutable",
+      dependencies: ["AccountService", "HayonRuntime", "HayonRPC", "HayonStore", "HayonCrypto"],
+      path: "Services/AccountService/Executable",
+      swiftSettings: swiftSettings
+    ),
     // <<sandbox-targets>>
 
     // Tests.
@@ -148,5 +161,14 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    .testTarget(
+      name: "AccountServiceTests",
+      dependencies: [
+        "AccountService", "HayonAccount", "HayonModel", "HayonRuntime", "HayonRPC", "HayonStore",
+        "HayonCrypto", "HayonHTTP2",
+      ],
+      path: "Tests/AccountServiceTests",
+      swiftSettings: swiftSettings
+    ),
   ]
 )
