@@ -170,5 +170,11 @@ let package = Package(
       path: "Tests/AccountServiceTests",
       swiftSettings: swiftSettings
     ),
+    .testTarget(
+      name: "HayonRuntimeTests",
+      dependencies: ["HayonRuntime", "HayonRPC", "HayonHTTP2"],
+      path: "Tests/HayonRuntimeTests",
+      swiftSettings: swiftSettings
+    ),
   ]
 )
