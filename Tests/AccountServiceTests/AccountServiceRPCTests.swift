@@ -288,6 +288,22 @@ struct AccountServiceRPCTests {
     }
   }
 
+  @Test("a store failure is INTERNAL with a generic message; only the log has the cause")
+  func storeFailure() async throws {
+    try await withAccountServer { harness in
+      await harness.store.close()
+      await expectRPCError(.internal, "the account store failed") {
+        _ = try await harness.client.getAccount(.init(userId: Sample.userId))
+      }
+      await expectRPCError(.internal, "the account store failed") {
+        _ = try await harness.client.markConnected(Sample.connect(.bluesky))
+      }
+      let failures = harness.logs.collected.filter { $0.contains("account store failure") }
+      #expect(failures.count == 2)
+      #expect(failures.allSatisfy { $0.contains("the store is closed") && $0.contains(#""rpc.method":"#) })
+    }
+  }
+
   @Test("concurrent health events on one user lose nothing")
   func concurrentEvents() async throws {
     try await withAccountServer { harness in

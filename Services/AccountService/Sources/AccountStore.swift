@@ -26,44 +26,40 @@ public struct AccountStore: Sendable {
 
   public init(store: any DocumentStore) { self.store = store }
 
+  // Methods throw `RPCError` for what the caller did (a change refused, a bad page token) and
+  // `StoreError` for the store's own failures; `rpcError(_:)` says how callers see those.
+
   /// The user's document, or the empty one if nothing was ever stored.
-  public func account(userId: String) async throws(RPCError) -> Accounts.SocialAccount {
-    do {
-      return try await store.get(StoredAccount.self, from: Self.collection, id: userId)?.value.account
-        ?? .empty(userId: userId)
-    } catch {
-      throw Self.rpcError(error)
-    }
+  public func account(userId: String) async throws -> Accounts.SocialAccount {
+    try await store.get(StoredAccount.self, from: Self.collection, id: userId)?.value.account ?? .empty(userId: userId)
   }
 
   /// Applies `change` to the user's current document (the empty one if none) in one transaction
   /// and returns the result as written. `change` throwing writes nothing.
   public func modify(
     userId: String, _ change: @escaping @Sendable (inout Accounts.SocialAccount) throws(RPCError) -> Void
-  ) async throws(RPCError) -> Accounts.SocialAccount {
-    do {
-      return try await store.transaction { transaction in
-        let collection = Self.collection
-        let existing = try transaction.get(StoredAccount.self, from: collection, id: userId)
-        var account = existing?.value.account ?? .empty(userId: userId)
-        try change(&account)
-        let stored = StoredAccount(account: account.normalized)
-        if let existing {
-          try transaction.update(stored, in: collection, id: userId, expectedVersion: existing.version)
-        } else {
-          try transaction.insert(stored, into: collection, id: userId)
-        }
-        return stored.account
+  ) async throws -> Accounts.SocialAccount {
+    try await store.transaction { transaction in
+      let collection = Self.collection
+      let existing = try transaction.get(StoredAccount.self, from: collection, id: userId)
+      var account = existing?.value.account ?? .empty(userId: userId)
+      try change(&account)
+      let stored = StoredAccount(account: account.normalized)
+      // The transaction already serialises writers; the version check keeps that true for a
+      // store whose transactions do not.
+      if let existing {
+        try transaction.update(stored, in: collection, id: userId, expectedVersion: existing.version)
+      } else {
+        try transaction.insert(stored, into: collection, id: userId)
       }
-    } catch {
-      throw Self.rpcError(error)
+      return stored.account
     }
   }
 
   /// Users with a connected platform needing reconnection (`platform` only, when given), by id.
   public func needingReconnection(
     platform: Platform?, limit: Int, after pageToken: String?
-  ) async throws(RPCError) -> Page<Accounts.SocialAccount> {
+  ) async throws -> Page<Accounts.SocialAccount> {
     let field = platform.map(Self.field(for:)) ?? Self.anyPlatformField
     do {
       let page = try await store.query(
@@ -73,14 +69,12 @@ public struct AccountStore: Sendable {
     } catch StoreError.invalidArgument {
       // The only argument a caller controls here is the page token.
       throw RPCError(.invalidArgument, "pageToken is not a valid page token")
-    } catch {
-      throw Self.rpcError(error)
     }
   }
 
-  /// Store failures as callers see them: a lock held too long may pass, anything else is ours.
-  /// Store messages name collections and versions, never contents, but callers need neither.
-  static func rpcError(_ error: any Error) -> RPCError {
+  /// Failures as callers see them: a lock held too long may pass, anything else is ours. The
+  /// store's own message stays in the log: callers need none of it.
+  public static func rpcError(_ error: any Error) -> RPCError {
     switch error {
     case let error as RPCError: error
     case StoreError.busy: RPCError(.unavailable, "the account store is busy; retry")

@@ -47,6 +47,7 @@ struct AccountHarness {
   let clock: TestClock
   let logs: LogCollector
   let address: SocketAddress
+  let store: SQLiteStore
 }
 
 /// account-service in-process: a SQLite store at `databasePath` (in memory when nil), the
@@ -66,7 +67,7 @@ func withAccountServer<T>(
   let server = try RPCServer(configuration: configuration, services: [service])
   let address = try await server.start()
   let rpc = try makeRPCClient(address)
-  let harness = AccountHarness(client: Accounts.Client(rpc), clock: clock, logs: logs, address: address)
+  let harness = AccountHarness(client: Accounts.Client(rpc), clock: clock, logs: logs, address: address, store: store)
   do {
     let result = try await body(harness)
     await rpc.close()
