@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
+    .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
   ],
   targets: [
     // C boundaries.
@@ -79,6 +80,14 @@ let package = Package(
     ),
     // <<http1-targets>>
     // <<runtime-targets>>
+    // What every service executable shares: structured logging, environment configuration,
+    // and running an RPC server until SIGTERM/SIGINT.
+    .target(
+      name: "HayonRuntime",
+      dependencies: ["HayonRPC", "HayonHTTP2"],
+      path: "Shared/HayonRuntime",
+      swiftSettings: swiftSettings
+    ),
 
     // Domain vocabulary shared by contracts and services (no I/O).
     .target(
@@ -96,16 +105,34 @@ let package = Package(
     ),
 
     // <<contract-targets>>
+    .target(
+      name: "HayonAccount",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonAccount",
+      swiftSettings: swiftSettings
+    ),
 
     // Executables and services.
     .executableTarget(
       name: "DiagnosticsServer",
-      dependencies: ["HayonRPC", "HayonDiagnostics"],
+      dependencies: ["HayonRPC", "HayonDiagnostics", "HayonRuntime"],
       path: "Services/DiagnosticsServer",
       swiftSettings: swiftSettings
     ),
 
     // <<service-targets>>
+    .target(
+      name: "AccountService",
+      dependencies: ["HayonAccount", "HayonModel", "HayonStore", "HayonRuntime", "HayonRPC", "HayonCrypto"],
+      path: "Services/AccountService/Sources",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "AccountServiceExecutable",
+      dependencies: ["AccountService", "HayonRuntime", "HayonRPC", "HayonStore", "HayonCrypto"],
+      path: "Services/AccountService/Executable",
+      swiftSettings: swiftSettings
+    ),
     // <<sandbox-targets>>
 
     // Tests.
@@ -134,5 +161,20 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    .testTarget(
+      name: "AccountServiceTests",
+      dependencies: [
+        "AccountService", "HayonAccount", "HayonModel", "HayonRuntime", "HayonRPC", "HayonStore",
+        "HayonCrypto", "HayonHTTP2",
+      ],
+      path: "Tests/AccountServiceTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "HayonRuntimeTests",
+      dependencies: ["HayonRuntime", "HayonRPC", "HayonHTTP2"],
+      path: "Tests/HayonRuntimeTests",
+      swiftSettings: swiftSettings
+    ),
   ]
 )

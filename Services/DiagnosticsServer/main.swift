@@ -2,6 +2,7 @@ import Foundation
 import HayonDiagnostics
 import HayonHTTP2
 import HayonRPC
+import HayonRuntime
 
 // The diagnostics server: the RPC stack with only the Diagnostics and health services, for
 // benchmarks, interop checks and operators. Configuration comes from the environment, here only.

@@ -6,13 +6,15 @@ import Synchronization
 /// the process, then observed through Dispatch sources. The first one starts a graceful
 /// shutdown; a second one, while draining, exits at once.
 ///
+/// Create it before the server starts, so a signal that arrives during start-up is not lost.
+///
 /// `@unchecked Sendable`: every stored property is set once in `init`; the Dispatch sources are
 /// only kept alive here, never touched again.
-final class ShutdownSignals: @unchecked Sendable {
+public final class ShutdownSignals: @unchecked Sendable {
   private let sources: [any DispatchSourceSignal]
   private let stream: AsyncStream<Int32>
 
-  init(program: String) {
+  public init(program: String) {
     let (stream, continuation) = AsyncStream<Int32>.makeStream()
     self.stream = stream
     let received = Atomic<Int>(0)
@@ -33,7 +35,7 @@ final class ShutdownSignals: @unchecked Sendable {
   }
 
   /// Returns at the first SIGTERM or SIGINT.
-  func wait() async {
+  public func wait() async {
     for await _ in stream { return }
   }
 }
