@@ -162,6 +162,12 @@ let package = Package(
     ),
     // <<test-targets>>
     .testTarget(
+      name: "HayonModelTests",
+      dependencies: ["HayonModel"],
+      path: "Tests/HayonModelTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "AccountServiceTests",
       dependencies: [
         "AccountService", "HayonAccount", "HayonModel", "HayonRuntime", "HayonRPC", "HayonStore",

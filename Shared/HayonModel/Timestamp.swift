@@ -17,10 +17,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
   /// Parses ISO 8601 with an explicit offset (`Z` or `±hh:mm`), with or without fractional
   /// seconds. Text without an offset is refused: it names no instant.
   public init?(iso8601 text: String) {
-    guard text.utf8.count <= 40 else { return nil }
-    let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-    let withoutFraction = Date.ISO8601FormatStyle()
-    guard let date = (try? withFraction.parse(text)) ?? (try? withoutFraction.parse(text)) else { return nil }
+    guard let date = try? InstantParser.parse(text) else { return nil }
     self.init(date)
   }
 
