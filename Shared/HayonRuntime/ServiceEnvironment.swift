@@ -156,6 +156,23 @@ public struct ServiceEnvironment: Sendable {
     return url
   }
 
+  /// The log level every executable reads from `HAYON_LOG_LEVEL` (default info).
+  public func logLevel(_ name: String = "HAYON_LOG_LEVEL") throws(ConfigurationError) -> Logger.Level {
+    guard let text = optionalString(name) else { return .info }
+    guard let level = Logger.Level(name: text) else {
+      throw ConfigurationError(name, "\(name) must be one of \(Logger.Level.allCases.map(\.name).joined(separator: ", "))")
+    }
+    return level
+  }
+
+  /// A host:port of another Hayon service, as an RPC client configuration carrying the
+  /// internal credential.
+  public func rpcTarget(_ name: String, default defaultValue: String, credential: BearerCredential) throws(ConfigurationError)
+    -> RPCClient.Configuration
+  {
+    RPCClient.Configuration(target: try socketAddress(name, default: defaultValue), credential: credential)
+  }
+
   // MARK: Helpers
 
   /// Non-secret values in messages: bounded, control characters replaced.

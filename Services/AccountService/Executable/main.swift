@@ -32,14 +32,7 @@ let settings = ServiceEnvironment.load(program: program, ProcessInfo.processInfo
     credential: try environment.bearerCredential())
   server.tls = try environment.serverTLS(prefix: "ACCOUNT_SERVICE")
   let dataDirectory = try environment.dataDirectory()
-  var logLevel = Logger.Level.info
-  if let name = environment.optionalString("HAYON_LOG_LEVEL") {
-    guard let level = Logger.Level(name: name) else {
-      throw ConfigurationError(
-        "HAYON_LOG_LEVEL", "HAYON_LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.name).joined(separator: ", "))")
-    }
-    logLevel = level
-  }
+  let logLevel = try environment.logLevel()
   return Settings(
     server: server, databasePath: dataDirectory.appendingPathComponent("account-service.sqlite").path, logLevel: logLevel)
 }
