@@ -134,5 +134,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    .testTarget(
+      name: "HayonHTTP1Tests",
+      dependencies: ["HayonHTTP1", "HayonHTTP2"],
+      path: "Tests/HayonHTTP1Tests",
+      swiftSettings: swiftSettings
+    ),
   ]
 )
