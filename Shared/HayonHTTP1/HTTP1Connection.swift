@@ -1,5 +1,6 @@
 import CLinuxShims
 import HayonHTTP2
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +32,9 @@ actor HTTP1Connection {
   private let fd: Int32
   private let configuration: HTTP1Server.Configuration
   private let handler: HTTP1Server.Handler
+  /// Set by the server the moment shutdown begins, before it reaches this connection: a response
+  /// finishing in between already says `Connection: close`.
+  private let serverDraining: DrainingFlag
   private var parser: HTTP1RequestParser
   private var outbound = ByteQueue()
   private var phase = Phase.open
@@ -54,8 +58,9 @@ actor HTTP1Connection {
 
   init(
     fd: Int32, loop: EventLoop, configuration: HTTP1Server.Configuration, handler: @escaping HTTP1Server.Handler,
-    onClose: @escaping @Sendable () -> Void
+    serverDraining: DrainingFlag, onClose: @escaping @Sendable () -> Void
   ) {
+    self.serverDraining = serverDraining
     self.onClose = onClose
     self.fd = fd
     self.loop = loop
@@ -238,7 +243,7 @@ actor HTTP1Connection {
       return
     }
     let outcome = HTTP1ResponseEncoder.encode(
-      response, method: request.method, version: request.version, keepAlive: request.keepAlive && !draining,
+      response, method: request.method, version: request.version, keepAlive: request.keepAlive && !draining && !serverDraining.isSet,
       date: dates.current(), into: &outbound)
     if outcome.closesConnection { finishAfterWrite() }
     process()
@@ -359,9 +364,10 @@ actor HTTP1Connection {
       }
     case .open, .closingAfterWrite:
       if !outbound.isEmpty {
-        // A client that stopped reading: its queued responses are not kept forever.
+        // A client that stopped reading: its queued responses are not kept forever, neither
+        // here nor in the kernel's send buffer (hence a reset, not a graceful close).
         if now &- lastWriteProgress > configuration.writeTimeout.saturatingNanoseconds {
-          close()
+          abort()
           return
         }
       } else if inFlight == nil, case .open = phase {
@@ -410,6 +416,13 @@ actor HTTP1Connection {
     updateInterest()
   }
 
+  /// Closes with a reset: unsent bytes are discarded instead of lingering in the kernel.
+  private func abort() {
+    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    close()
+  }
+
   func close() {
     if case .closed = phase { return }
     phase = .closed
@@ -424,6 +437,13 @@ actor HTTP1Connection {
     onClose = nil
     callback?()
   }
+}
+
+/// A flag set once, read from any loop.
+final class DrainingFlag: Sendable {
+  private let value = Atomic<Bool>(false)
+  func set() { value.store(true, ordering: .releasing) }
+  var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 /// The loop's registration entry; holding the connection strongly keeps it alive until it

@@ -58,6 +58,7 @@ public final class HTTP1Server: Sendable {
   private let group: EventLoopGroup
   private let handler: Handler
   private let state = Mutex(State())
+  private let draining = DrainingFlag()
 
   public init(configuration: Configuration, group: EventLoopGroup = .shared, handler: @escaping Handler) {
     self.configuration = configuration
@@ -110,7 +111,7 @@ public final class HTTP1Server: Sendable {
     let identity = ConnectionIdentity()
     let id = ObjectIdentifier(identity)
     let connection = HTTP1Connection(
-      fd: fd, loop: loop, configuration: configuration, handler: handler,
+      fd: fd, loop: loop, configuration: configuration, handler: handler, serverDraining: draining,
       onClose: { [self] in _ = identity; self.connectionClosed(id) })
     state.withLock { $0.connections[id] = connection }
     loop.execute {
@@ -133,6 +134,7 @@ public final class HTTP1Server: Sendable {
   /// close their connections) for up to `gracePeriod`, then closes what is left. Returns when
   /// every connection is closed.
   public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+    draining.set()
     let (listener, connections) = state.withLock { state -> (SocketListener?, [HTTP1Connection]) in
       state.shuttingDown = true
       let listener = state.listener
