@@ -128,7 +128,9 @@ actor HTTP1Connection {
     }
     let scratch = loop.scratch
     for _ in 0..<4 {
-      guard wantsToRead else { break }
+      // A response may have switched the connection to closing; lingering reads go through
+      // `discardLingering` on the next wake-up, never into the parser.
+      guard case .open = phase, wantsToRead else { break }
       let count = recv(fd, scratch.baseAddress, scratch.count, 0)
       if count > 0 {
         let now = MonotonicClock.now()

@@ -43,7 +43,14 @@ enum HTTP1ResponseEncoder {
     // RFC 9110 §8.6: no Content-Length in a 204; a 304 describes the selected representation,
     // which this server does not track, so it carries none either.
     let bodyless = response.status == 204 || response.status == 304
-    if !bodyless { head += "Content-Length: \(response.body.count)\r\n" }
+    if !bodyless {
+      // A HEAD handler may state the length a GET would have without building the body.
+      let declared = response.headers["content-length"].flatMap { value in
+        value.utf8.count <= 18 && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? Int(value) : nil
+      }
+      let length = method == "HEAD" && response.body.isEmpty ? declared ?? 0 : response.body.count
+      head += "Content-Length: \(length)\r\n"
+    }
     if !staysOpen {
       head += "Connection: close\r\n"
     } else if version == .http1_0 {

@@ -86,19 +86,19 @@ public final class HTTP1Server: Sendable {
   /// Number of open connections.
   public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-  private static let overloadedResponse: [UInt8] = {
+  private static func overloadedResponse() -> [UInt8] {
     var output = ByteQueue()
     _ = HTTP1ResponseEncoder.encode(
       HTTP1ResponseEncoder.errorResponse(status: 503, reason: "too many connections"), method: "GET",
       version: .http1_1, keepAlive: false, date: HTTPDateCache.format(time(nil)), into: &output)
     return output.withReadableBytes { Array($0) }
-  }()
+  }
 
   private func accepted(fd: Int32) {
     let admitted = state.withLock { !$0.shuttingDown && $0.connections.count < configuration.maxConnections }
     guard admitted else {
       // Best effort, never blocking: a short 503 into the empty send buffer, then close.
-      _ = Self.overloadedResponse.withUnsafeBytes {
+      _ = Self.overloadedResponse().withUnsafeBytes {
         send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
       }
       Glibc.shutdown(fd, Int32(SHUT_WR))

@@ -28,9 +28,19 @@ package final class SocketListener: LoopSelectable, @unchecked Sendable {
       let (client, error) = Sockets.accept(fd)
       if client < 0 {
         if error == EINTR || error == ECONNABORTED { continue }
-        return  // EAGAIN, or EMFILE and friends: try again on the next readiness event.
+        if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM { pauseAccepting() }
+        return  // EAGAIN: wait for the next readiness event.
       }
       onAccept(client)
+    }
+  }
+
+  /// Out of descriptors or memory: the pending connection stays in the backlog and the
+  /// level-triggered readiness would spin this loop, so stop listening for a moment.
+  private func pauseAccepting() {
+    loop.modify(fd: fd, events: 0)
+    loop.scheduleTimer(afterNanoseconds: 100_000_000) { [self] in
+      if !closed { loop.modify(fd: fd, events: EPOLLIN.rawValue) }
     }
   }
 

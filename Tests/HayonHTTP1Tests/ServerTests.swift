@@ -141,6 +141,34 @@ struct ServerTests {
     }
   }
 
+  @Test func headHandlerMayDeclareTheLength() async throws {
+    let handler: HTTP1Server.Handler = { request in
+      request.method == "HEAD"
+        ? HTTPResponse(status: 200, headers: ["Content-Length": "12345"])
+        : HTTPResponse(status: 200, headers: ["Content-Length": "12345"], body: Array("short".utf8))
+    }
+    try await withServer(handler: handler) { _, port in
+      let client = try RawClient(port: port)
+      try client.send("HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+      #expect(try client.readResponse(bodyless: true)?.headers.values("content-length") == ["12345"])
+      // A GET's length is always the body's: a handler cannot desynchronise the stream.
+      let get = try #require(try client.readResponse())
+      #expect(get.headers.values("content-length") == ["5"])
+      #expect(get.bodyText == "short")
+    }
+  }
+
+  @Test func expectContinueOverTheLimitIsRefusedWithoutContinue() async throws {
+    let calls = CallCounter()
+    try await withServer(configure: { $0.parser.maxBodySize = 10 }, handler: echoHandler(calls)) { _, port in
+      let client = try RawClient(port: port)
+      try client.send("PUT /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n")
+      #expect(try client.readResponse()?.status == 413)
+      #expect(try client.readToEnd().isEmpty)
+      #expect(calls.count == 0)
+    }
+  }
+
   @Test func serverOwnsFraming() async throws {
     let handler: HTTP1Server.Handler = { request in
       switch request.path {
