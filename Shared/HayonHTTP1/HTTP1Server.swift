@@ -9,6 +9,29 @@ import Glibc
 /// A strict HTTP/1.1 server on the shared epoll event loops. Every request is parsed by
 /// `HTTP1RequestParser` (malformed or oversized requests are answered 4xx/505 and the connection
 /// closed, without calling the handler), handed complete to `handler`, and answered in order.
+///
+/// Behaviour in brief:
+/// - Limits (`Configuration.parser`): request line 8 KiB (414), 100 fields and a 16 KiB header
+///   section (431), body 1 MiB (413). Framing conflicts, obs-fold, bare CR/LF, NUL, bad tokens,
+///   bad chunk sizes: 400. Versions other than 1.0/1.1: 505. Error bodies are JSON
+///   `{"error":{"code":"...","message":"..."}}`, always with `Connection: close`.
+/// - Keep-alive by default for HTTP/1.1; HTTP/1.0 only with `Connection: keep-alive`;
+///   `Connection: close` from either side is honoured. Pipelined requests run one at a time, in
+///   order; at most `maxReadAhead` bytes are read ahead while a handler runs.
+/// - The server sets `Content-Length` (not for 204/304), `Date` and `Connection`; HEAD gets no
+///   body; `Expect: 100-continue` is answered when the request is reached, before its body is read.
+/// - Timeouts: `headerReadTimeout` (also for a connection that sends nothing; 408 once bytes
+///   came), `bodyReadTimeout`, `idleTimeout` between requests, `writeTimeout` for a client that
+///   stops reading (the connection is reset). After its last response a connection half-closes
+///   and drains for up to `lingerTimeout`, so the client reads the response instead of a reset.
+/// - `HTTPResponse.dropsConnection` closes without writing that response.
+/// - Over `maxConnections`: a best-effort 503, then close.
+/// - `shutdown(gracePeriod:)` stops accepting, closes idle connections, lets running handlers
+///   finish (their responses carry `Connection: close`) and closes what is left after the grace.
+/// - SIGPIPE: every send uses `MSG_NOSIGNAL`, and `EventLoopGroup` ignores SIGPIPE process-wide.
+/// - HTTP/2 on the same port: `Configuration.http2Handoff` (package access) receives connections
+///   that open with the HTTP/2 preface or ask for `Upgrade: h2c`; without it the preface gets 505
+///   and the upgrade is ignored.
 public final class HTTP1Server: Sendable {
   /// Answers one complete request. Runs as a task preferring the connection's event loop.
   public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse

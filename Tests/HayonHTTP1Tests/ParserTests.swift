@@ -345,3 +345,70 @@ struct ParserTests {
     #expect(!plain.requestsH2CUpgrade)
   }
 }
+
+/// A small deterministic generator (SplitMix64), so the fuzz cases are the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var mixed = state
+    mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+    return mixed ^ (mixed >> 31)
+  }
+}
+
+@Suite("HTTP/1.1 request parser, mutated input")
+struct ParserFuzzTests {
+  static let seeds: [String] = ParserTests.validRequests + [
+    "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /q HTTP/1.1\r\nHost: a\r\n\r\n",
+    "PUT /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+  ]
+
+  /// Random mutations of valid requests never crash the parser, and feeding them whole, a byte
+  /// at a time, or in random pieces always decides the same.
+  @Test(arguments: 0..<8)
+  func mutationsDecideTheSameHoweverSplit(_ round: Int) {
+    var random = SplitMix64(state: UInt64(round) &* 7919 &+ 17)
+    let interesting: [UInt8] = [0x00, 0x09, 0x0A, 0x0D, 0x20, 0x3A, 0x3B, 0x2C, 0x7F, 0xFF, 0x30, 0x66, 0x47]
+    for _ in 0..<150 {
+      var bytes = Array(Self.seeds.randomElement(using: &random)!.utf8)
+      for _ in 0..<Int.random(in: 1...4, using: &random) {
+        let index = Int.random(in: 0..<bytes.count, using: &random)
+        let byte = Bool.random(using: &random)
+          ? interesting.randomElement(using: &random)! : UInt8.random(in: 0...255, using: &random)
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: bytes[index] = byte
+        case 1: bytes.insert(byte, at: index)
+        default: if bytes.count > 1 { bytes.remove(at: index) }
+        }
+      }
+      let whole = parse(bytes)
+      #expect(parse(bytes, byteAtATime: true) == whole, "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+      var parser = HTTP1RequestParser()
+      var pieces = ParseOutcome()
+      var offset = 0
+      feeding: while offset < bytes.count {
+        let length = Int.random(in: 1...16, using: &random)
+        parser.feed(bytes[offset..<min(bytes.count, offset + length)])
+        offset += length
+        while true {
+          switch parser.next() {
+          case .needMoreData: continue feeding
+          case .continueExpected: pieces.continues += 1
+          case .request(let message):
+            pieces.requests.append(message.request)
+            pieces.keepAlive.append(message.keepAlive)
+          case .http2Preface:
+            pieces.sawHTTP2Preface = true
+            continue feeding
+          case .failed(let error):
+            pieces.error = error
+            break feeding
+          }
+        }
+      }
+      #expect(pieces == whole, "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+    }
+  }
+}

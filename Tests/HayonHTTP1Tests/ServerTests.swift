@@ -43,6 +43,24 @@ struct ServerTests {
     }
   }
 
+  @Test(
+    "hostile request sent a byte per write → the same status, closed, handler never called",
+    arguments: hostileCases.filter { $0.raw.count <= 1500 })
+  func hostileByteByByteOverTheWire(_ hostile: HostileCase) async throws {
+    let calls = CallCounter()
+    try await withServer(configure: { $0.parser = hostile.configuration }, handler: echoHandler(calls)) { _, port in
+      let client = try RawClient(port: port)
+      // The server may answer before the last byte; sending stops once it has.
+      for byte in hostile.raw {
+        if (try? client.send([byte])) == nil || client.waitForPeerClose(timeoutMilliseconds: 0) { break }
+      }
+      let response = try #require(try client.readResponse())
+      #expect(response.status == hostile.status)
+      #expect(try client.readToEnd().isEmpty)
+      #expect(calls.count == 0)
+    }
+  }
+
   @Test func requestSentByteByByte() async throws {
     let calls = CallCounter()
     try await withServer(handler: echoHandler(calls)) { _, port in
