@@ -168,14 +168,14 @@ struct HardeningTests {
 
     async let stopped: Void = server.shutdown(gracePeriod: .seconds(20))
     // The idle keep-alive connection is closed at once ...
-    #expect(try idle.readToEnd().isEmpty)
+    #expect(try await offPool { try idle.readToEnd() }.isEmpty)
     // ... which happens after the listener closed: nobody new gets in.
     #expect(throws: ClientError.self) { _ = try RawClient(port: port) }
     release.open()
-    let response = try #require(try busy.readResponse())
+    let response = try #require(try await offPool { try busy.readResponse() })
     #expect(response.bodyText == "done /slow")
     #expect(response.headers["connection"] == "close")
-    #expect(try busy.readToEnd().isEmpty)
+    #expect(try await offPool { try busy.readToEnd() }.isEmpty)
     await stopped
     #expect(server.connectionCount == 0)
     #expect(calls.count == 2)

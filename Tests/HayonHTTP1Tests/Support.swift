@@ -65,7 +65,9 @@ struct WireResponse: Sendable {
 
 /// A blocking TCP client speaking raw bytes. Every read has a receive timeout as a safety net
 /// (a broken server fails the test instead of hanging it); tests never rely on it for timing.
-final class RawClient {
+final class RawClient: @unchecked Sendable {
+  // @unchecked: a client is driven by one test at a time, never concurrently; `offPool` only
+  // moves that single user to another thread.
   let fd: Int32
   private var pending: [UInt8] = []
 
@@ -180,6 +182,15 @@ final class RawClient {
     var entry = pollfd(fd: fd, events: readHangUp, revents: 0)
     let ready = poll(&entry, 1, timeoutMilliseconds)
     return ready == 1 && entry.revents & (readHangUp | Int16(POLLHUP) | Int16(POLLERR)) != 0
+  }
+}
+
+/// Runs blocking client work on its own thread, so a test that must keep the concurrency pool
+/// free (while the server's shutdown runs in a child task) does not block a pool thread.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    let thread = Thread { continuation.resume(with: Result { try body() }) }
+    thread.start()
   }
 }
 
