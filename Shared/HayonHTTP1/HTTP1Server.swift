@@ -98,7 +98,11 @@ public final class HTTP1Server: Sendable {
     guard !alreadyStarted else { throw HTTP1ServerError.alreadyStarted }
     let (fd, port) = try Sockets.listen(on: configuration.address)
     let loop = group.loops[0]
-    let listener = SocketListener(fd: fd, loop: loop) { [unowned self] client in self.accepted(fd: client) }
+    let listener = SocketListener(fd: fd, loop: loop) { [weak self] client in
+      // A server released without `shutdown` leaves its listener registered; refuse, never crash.
+      guard let self else { close(client); return }
+      self.accepted(fd: client)
+    }
     state.withLock { $0.listener = listener }
     try await loop.run { () throws(SocketError) in
       try loop.register(fd: fd, events: EPOLLIN.rawValue, handler: listener)
