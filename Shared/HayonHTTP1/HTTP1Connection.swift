@@ -197,6 +197,7 @@ actor HTTP1Connection {
       case .continueExpected:
         // Only reached once every earlier response is queued, so the interim response is in
         // order; the body follows on the same connection.
+        startingToQueue()
         outbound.append(HTTP1ResponseEncoder.continueResponse)
       case .request(let message):
         if message.requestsH2CUpgrade, let handoff = configuration.http2Handoff {
@@ -244,6 +245,7 @@ actor HTTP1Connection {
       flush()
       return
     }
+    startingToQueue()
     let outcome = HTTP1ResponseEncoder.encode(
       response, method: request.method, version: request.version, keepAlive: request.keepAlive && !draining && !serverDraining.isSet,
       date: dates.current(), into: &outbound)
@@ -253,9 +255,16 @@ actor HTTP1Connection {
 
   private func respondWithError(_ error: HTTP1ParseError) {
     let response = HTTP1ResponseEncoder.errorResponse(status: error.status, reason: error.reason)
+    startingToQueue()
     _ = HTTP1ResponseEncoder.encode(
       response, method: "GET", version: .http1_1, keepAlive: false, date: dates.current(), into: &outbound)
     finishAfterWrite()
+  }
+
+  /// The write timeout measures how long queued bytes wait, so it starts when the queue fills
+  /// from empty, not at the last write of an earlier response.
+  private func startingToQueue() {
+    if outbound.isEmpty { lastWriteProgress = MonotonicClock.now() }
   }
 
   private func finishAfterWrite() {
