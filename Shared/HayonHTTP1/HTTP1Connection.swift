@@ -314,6 +314,8 @@ actor HTTP1Connection {
       return
     }
     if outbound.isEmpty {
+      // Drop the storage: an idle keep-alive connection must not pin its largest response.
+      outbound = ByteQueue()
       switch phase {
       case .closingAfterWrite:
         // Half-close: the client sees the end of our responses, while we read (and drop) what it

@@ -162,7 +162,8 @@ public struct HTTP1RequestParser: Sendable {
 
   private mutating func compactIfWorthwhile() {
     if readIndex == buffer.count {
-      buffer.removeAll(keepingCapacity: buffer.capacity <= 64 * 1024)
+      // Idle connections keep at most a small buffer, not the largest request they saw.
+      buffer.removeAll(keepingCapacity: buffer.capacity <= 8 * 1024)
       readIndex = 0
     } else if readIndex > 16 * 1024 && readIndex * 2 > buffer.count {
       buffer.removeFirst(readIndex)
