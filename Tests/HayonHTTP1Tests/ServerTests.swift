@@ -176,6 +176,19 @@ struct ServerTests {
     }
   }
 
+  @Test func pipelinedExpectContinueComesAfterTheEarlierResponse() async throws {
+    let calls = CallCounter()
+    try await withServer(handler: echoHandler(calls)) { _, port in
+      let client = try RawClient(port: port)
+      try client.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\nPUT /second HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+      #expect(try client.readResponse()?.bodyText == "GET /first 0")
+      #expect(try client.readResponse()?.status == 100)
+      try client.send("ok")
+      #expect(try client.readResponse()?.bodyText == "PUT /second 2 ok")
+      #expect(calls.count == 2)
+    }
+  }
+
   @Test func expectContinueOverTheLimitIsRefusedWithoutContinue() async throws {
     let calls = CallCounter()
     try await withServer(configure: { $0.parser.maxBodySize = 10 }, handler: echoHandler(calls)) { _, port in
