@@ -162,6 +162,12 @@ let package = Package(
     ),
     // <<test-targets>>
     .testTarget(
+      name: "HayonHTTP1Tests",
+      dependencies: ["HayonHTTP1", "HayonHTTP2"],
+      path: "Tests/HayonHTTP1Tests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "HayonModelTests",
       dependencies: ["HayonModel"],
       path: "Tests/HayonModelTests",

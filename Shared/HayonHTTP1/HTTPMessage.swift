@@ -46,14 +46,20 @@ public struct HTTPFields: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 /// A complete HTTP request, as the server hands it to a handler (body fully read, de-chunked).
 public struct HTTPRequest: Sendable, Hashable {
   public var method: String
-  /// The request target exactly as sent (origin-form: path plus optional `?query`).
+  /// The request target exactly as sent (origin-form: path plus optional `?query`, or `*`).
   public var target: String
+  /// The protocol version from the request line.
+  public var version: HTTPVersion
   public var headers: HTTPFields
   public var body: [UInt8]
 
-  public init(method: String, target: String, headers: HTTPFields = HTTPFields(), body: [UInt8] = []) {
+  public init(
+    method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPFields = HTTPFields(),
+    body: [UInt8] = []
+  ) {
     self.method = method
     self.target = target
+    self.version = version
     self.headers = headers
     self.body = body
   }
@@ -69,7 +75,35 @@ public struct HTTPRequest: Sendable, Hashable {
   }
 }
 
-/// A complete HTTP response. The server adds `Content-Length` (and `Connection` when closing).
+/// An HTTP version as written on the request line (`HTTP/1.1` is major 1, minor 1).
+public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
+  public var major: Int
+  public var minor: Int
+
+  public init(major: Int, minor: Int) {
+    self.major = major
+    self.minor = minor
+  }
+
+  public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+  public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+
+  /// Parses exactly `HTTP/` DIGIT `.` DIGIT (RFC 9112 §2.3); nil for anything else.
+  init?(bytes: some Collection<UInt8>) {
+    let text = Array(bytes)
+    guard text.count == 8, text[0..<5].elementsEqual("HTTP/".utf8), text[6] == 0x2E,
+      (0x30...0x39).contains(text[5]), (0x30...0x39).contains(text[7])
+    else { return nil }
+    self.init(major: Int(text[5] - 0x30), minor: Int(text[7] - 0x30))
+  }
+
+  public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// A complete HTTP response. The server owns the framing: it sets `Content-Length` (none for
+/// 204 and 304), `Date` unless the handler set one, and `Connection` when closing; a handler's own
+/// `Content-Length`, `Transfer-Encoding` and `Connection` fields are replaced. A handler that
+/// sets `Connection: close` gets the connection closed after the response.
 public struct HTTPResponse: Sendable, Hashable {
   public var status: Int
   public var headers: HTTPFields

@@ -1,22 +1,23 @@
 /// A growable FIFO of bytes with a read index, compacted lazily so appends and partial reads stay
 /// cheap. Value type; owned by one connection or stream.
-struct ByteQueue {
+package struct ByteQueue {
+  package init() {}
   private var storage: [UInt8] = []
   private var readIndex = 0
 
-  var count: Int { storage.count - readIndex }
-  var isEmpty: Bool { storage.count == readIndex }
+  package var count: Int { storage.count - readIndex }
+  package var isEmpty: Bool { storage.count == readIndex }
 
-  mutating func append(_ bytes: UnsafeRawBufferPointer) {
+  package mutating func append(_ bytes: UnsafeRawBufferPointer) {
     storage.append(contentsOf: bytes)
   }
 
-  mutating func append(_ bytes: [UInt8]) {
+  package mutating func append(_ bytes: [UInt8]) {
     storage.append(contentsOf: bytes)
   }
 
   /// Appends up to `count` bytes written by `fill`, which returns how many it wrote.
-  mutating func append(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int) {
+  package mutating func append(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int) {
     let start = storage.count
     storage.append(contentsOf: repeatElement(0, count: count))
     let written = storage.withUnsafeMutableBytes { raw in
@@ -25,11 +26,11 @@ struct ByteQueue {
     storage.removeLast(count - max(0, min(written, count)))
   }
 
-  func withReadableBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+  package func withReadableBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
     try storage.withUnsafeBytes { raw in try body(UnsafeRawBufferPointer(rebasing: raw[readIndex...])) }
   }
 
-  mutating func consume(_ count: Int) {
+  package mutating func consume(_ count: Int) {
     readIndex += count
     if readIndex == storage.count {
       storage.removeAll(keepingCapacity: storage.capacity <= 1 << 20)
@@ -41,7 +42,7 @@ struct ByteQueue {
   }
 
   /// Copies up to `max` bytes into `destination` and consumes them.
-  mutating func read(into destination: UnsafeMutableRawPointer, max: Int) -> Int {
+  package mutating func read(into destination: UnsafeMutableRawPointer, max: Int) -> Int {
     let count = Swift.min(max, self.count)
     guard count > 0 else { return 0 }
     storage.withUnsafeBytes { raw in

@@ -8,7 +8,7 @@ import Glibc
 
 /// Something registered with an event loop for readiness events. Only ever called on the loop's
 /// thread.
-protocol LoopSelectable: AnyObject {
+package protocol LoopSelectable: AnyObject {
   func handleEvents(_ events: UInt32)
 }
 
@@ -48,7 +48,7 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
 
   public let name: String
   /// Read buffers shared by every connection on this loop (loop thread only).
-  let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+  package let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
   let tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
   /// This loop as a `TaskExecutor`. Set once in `init`, before the thread starts.
   public private(set) var taskExecutor: LoopTaskExecutor!
@@ -128,7 +128,7 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
 
   // MARK: Registration (loop thread only)
 
-  func register(fd: Int32, events: UInt32, handler: any LoopSelectable) throws(SocketError) {
+  package func register(fd: Int32, events: UInt32, handler: any LoopSelectable) throws(SocketError) {
     var event = epoll_event()
     event.events = events
     event.data.fd = fd
@@ -138,14 +138,14 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
     registrations[fd] = handler
   }
 
-  func modify(fd: Int32, events: UInt32) {
+  package func modify(fd: Int32, events: UInt32) {
     var event = epoll_event()
     event.events = events
     event.data.fd = fd
     _ = epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event)
   }
 
-  func deregister(fd: Int32) {
+  package func deregister(fd: Int32) {
     if registrations.removeValue(forKey: fd) != nil {
       _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
     }
@@ -154,7 +154,7 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
   /// Runs `body` on the loop once the queued work of this iteration is done. Connections use it
   /// to write once for everything their streams produced in the iteration, instead of one
   /// syscall per response. Loop thread only.
-  func runWhenIdle(_ body: @escaping () -> Void) {
+  package func runWhenIdle(_ body: @escaping () -> Void) {
     idleWork.append(body)
   }
 
@@ -347,9 +347,9 @@ public final class EventLoopGroup: Sendable {
   public static let shared = EventLoopGroup()
 }
 
-enum MonotonicClock {
+package enum MonotonicClock {
   /// Nanoseconds on CLOCK_MONOTONIC.
-  static func now() -> UInt64 {
+  package static func now() -> UInt64 {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)

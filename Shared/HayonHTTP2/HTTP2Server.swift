@@ -24,7 +24,7 @@ public final class HTTP2Server: Sendable {
   }
 
   private struct State {
-    var listener: Listener?
+    var listener: SocketListener?
     var connections: [ObjectIdentifier: HTTP2Connection] = [:]
     var shuttingDown = false
     var stopped = false
@@ -50,7 +50,11 @@ public final class HTTP2Server: Sendable {
   public func start() async throws -> SocketAddress {
     let (fd, port) = try Sockets.listen(on: configuration.address)
     let loop = group.loops[0]
-    let listener = Listener(fd: fd, loop: loop, server: self)
+    let listener = SocketListener(fd: fd, loop: loop) { [weak self] client in
+      // A server released without `shutdown` leaves its listener registered; refuse, never crash.
+      guard let self else { close(client); return }
+      self.accepted(fd: client)
+    }
     state.withLock { $0.listener = listener }
     try await loop.run { () throws(SocketError) in
       try loop.register(fd: fd, events: EPOLLIN.rawValue, handler: listener)
@@ -61,7 +65,7 @@ public final class HTTP2Server: Sendable {
   /// Number of open connections.
   public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-  fileprivate func accepted(fd: Int32) {
+  private func accepted(fd: Int32) {
     let admitted = state.withLock { !$0.shuttingDown && $0.connections.count < configuration.maxConnections }
     guard admitted else {
       close(fd)
@@ -105,7 +109,7 @@ public final class HTTP2Server: Sendable {
   /// Stops accepting, sends GOAWAY on every connection, lets in-flight calls finish for up to
   /// `gracePeriod`, then closes what is left. Returns when every connection is closed.
   public func shutdown(gracePeriod: Duration = .seconds(10)) async {
-    let (listener, connections) = state.withLock { state -> (Listener?, [HTTP2Connection]) in
+    let (listener, connections) = state.withLock { state -> (SocketListener?, [HTTP2Connection]) in
       state.shuttingDown = true
       let listener = state.listener
       state.listener = nil
@@ -131,44 +135,9 @@ public final class HTTP2Server: Sendable {
   }
 }
 
-/// The listening socket, registered on one loop; hands accepted sockets to the server.
-private final class Listener: LoopSelectable, @unchecked Sendable {
-  // `@unchecked Sendable`: `fd` is immutable and `closed` is only touched on `loop`.
-  let fd: Int32
-  let loop: EventLoop
-  unowned let server: HTTP2Server
-  private var closed = false
-
-  init(fd: Int32, loop: EventLoop, server: HTTP2Server) {
-    self.fd = fd
-    self.loop = loop
-    self.server = server
-  }
-
-  func handleEvents(_ events: UInt32) {
-    // Bounded per wake-up so a connection storm cannot starve this loop's other connections.
-    for _ in 0..<64 {
-      if closed { return }
-      let (client, error) = Sockets.accept(fd)
-      if client < 0 {
-        if error == EINTR || error == ECONNABORTED { continue }
-        return  // EAGAIN, or EMFILE and friends: try again on the next readiness event.
-      }
-      server.accepted(fd: client)
-    }
-  }
-
-  func close() {
-    guard !closed else { return }
-    closed = true
-    loop.deregister(fd: fd)
-    Glibc.close(fd)
-  }
-}
-
 extension EventLoop {
   /// Runs `body` on the loop and returns its result to the caller.
-  func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+  package func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
     let result: Result<T, E> = await withCheckedContinuation { continuation in
       execute {
         do throws(E) {

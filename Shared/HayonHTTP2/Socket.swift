@@ -41,8 +41,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Thin wrappers over the socket calls; each reads errno immediately after the call.
-enum Sockets {
-  static func resolve(_ address: SocketAddress, passive: Bool) throws(SocketError) -> (
+package enum Sockets {
+  package static func resolve(_ address: SocketAddress, passive: Bool) throws(SocketError) -> (
     family: Int32, storage: sockaddr_storage, length: socklen_t
   ) {
     var hints = addrinfo()
@@ -64,7 +64,7 @@ enum Sockets {
   }
 
   /// A non-blocking listening socket. Returns the descriptor and the port actually bound.
-  static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(SocketError) -> (Int32, Int) {
+  package static func listen(on address: SocketAddress, backlog: Int32 = 1024) throws(SocketError) -> (Int32, Int) {
     let (family, storage, length) = try resolve(address, passive: true)
     let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SocketError(call: "socket", errno: errno) }
@@ -87,7 +87,7 @@ enum Sockets {
     return (fd, localPort(fd))
   }
 
-  static func localPort(_ fd: Int32) -> Int {
+  package static func localPort(_ fd: Int32) -> Int {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
     _ = withUnsafeMutablePointer(to: &storage) {
@@ -104,7 +104,7 @@ enum Sockets {
 
   /// Starts a non-blocking connect. Returns the descriptor; completion is signalled by
   /// writability, then `connectResult` tells whether it succeeded.
-  static func startConnect(to address: SocketAddress) throws(SocketError) -> Int32 {
+  package static func startConnect(to address: SocketAddress) throws(SocketError) -> Int32 {
     let (family, storage, length) = try resolve(address, passive: false)
     let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SocketError(call: "socket", errno: errno) }
@@ -123,19 +123,19 @@ enum Sockets {
     return fd
   }
 
-  static func connectResult(_ fd: Int32) -> Int32 {
+  package static func connectResult(_ fd: Int32) -> Int32 {
     var error: Int32 = 0
     var length = socklen_t(MemoryLayout<Int32>.size)
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
     return error
   }
 
-  static func setNoDelay(_ fd: Int32) {
+  package static func setNoDelay(_ fd: Int32) {
     var one: Int32 = 1
     setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
   }
 
-  static func accept(_ listener: Int32) -> (fd: Int32, errno: Int32) {
+  package static func accept(_ listener: Int32) -> (fd: Int32, errno: Int32) {
     let fd = hayon_accept4(listener, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
     return (fd, fd < 0 ? errno : 0)
   }
