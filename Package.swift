@@ -105,6 +105,12 @@ let package = Package(
 
     // <<contract-targets>>
     .target(
+      name: "HayonAuth",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonAuth",
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "HayonAccount",
       dependencies: ["HayonRPC", "HayonModel"],
       path: "Protocols/HayonAccount",
