@@ -126,6 +126,12 @@ let package = Package(
     ),
 
     // <<service-targets>>
+    .target(
+      name: "AuthService",
+      dependencies: ["HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime"],
+      path: "Services/AuthService/Sources",
+      swiftSettings: swiftSettings
+    ),
     // <<sandbox-targets>>
 
     // Tests.
@@ -154,5 +160,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    .testTarget(
+      name: "AuthServiceTests",
+      dependencies: ["AuthService", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2"],
+      path: "Tests/AuthServiceTests",
+      swiftSettings: swiftSettings
+    ),
   ]
 )
