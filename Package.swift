@@ -105,6 +105,12 @@ let package = Package(
 
     // <<contract-targets>>
     .target(
+      name: "HayonUsers",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonUsers",
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "HayonAuth",
       dependencies: ["HayonRPC", "HayonModel"],
       path: "Protocols/HayonAuth",
@@ -126,6 +132,13 @@ let package = Package(
     ),
 
     // <<service-targets>>
+    // Hayon's own user accounts (sign-up, login, access and refresh tokens), served by auth-service.
+    .target(
+      name: "AuthUsers",
+      dependencies: ["HayonUsers", "HayonStore", "HayonCrypto", "HayonRPC", "HayonModel", "HayonRuntime"],
+      path: "Services/AuthService/Users",
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "AuthService",
       dependencies: ["HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime"],
@@ -160,6 +173,12 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    .testTarget(
+      name: "AuthUsersTests",
+      dependencies: ["AuthUsers", "HayonUsers", "HayonRPC", "HayonHTTP2", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime"],
+      path: "Tests/AuthUsersTests",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "AuthServiceTests",
       dependencies: ["AuthService", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2"],
