@@ -62,6 +62,21 @@ struct LoginTests {
     }
   }
 
+  @Test func unknownEmailsAreThrottledLikeKnownOnes() async throws {
+    try await withUsersService { harness in
+      for _ in 1...5 {
+        await expectRPCError(.unauthenticated, Users.Messages.incorrectCredentials) {
+          _ = try await harness.client.login(Users.Credentials(email: "ghost@example.com", password: "guess guess"))
+        }
+      }
+      await expectRPCError(.resourceExhausted, "too many login attempts; try again in 15 minutes") {
+        _ = try await harness.client.login(Users.Credentials(email: "ghost@example.com", password: "guess guess"))
+      }
+      let counts = try await harness.documentCounts()
+      #expect(counts[UsersStore.users] == 0)
+    }
+  }
+
   @Test func successResetsTheFailureCount() async throws {
     try await withUsersService { harness in
       let client = harness.client

@@ -168,6 +168,31 @@ struct SessionFlowTests {
     }
   }
 
+  @Test func tokensSignedBeforeAKeyRotationStillVerify() async throws {
+    let store = try await SQLiteStore(.inMemory, schema: UsersStore.schema)
+    let ring = try KeyRing(
+      keys: ["k1": SymmetricKey.random(), "k2": SymmetricKey.random()], current: "k1", allowedKeyLengths: 32...64)
+    let clock = AdjustableClock()
+    let session = try await withUsersService(store: store, clock: clock, signingKeys: ring) { harness in
+      try await harness.client.signUp(Users.Credentials(email: "kim@example.com", password: Fixture.password))
+    }
+    try await withUsersService(store: store, clock: clock, signingKeys: try ring.rotated(to: "k2")) { harness in
+      let old = try await harness.client.verifyAccessToken(
+        Users.VerifyAccessTokenRequest(accessToken: session.tokens.accessToken))
+      #expect(old.userId == session.user.userId)
+      let fresh = try await harness.client.refresh(Users.RefreshTokenRequest(refreshToken: session.tokens.refreshToken))
+      #expect(fresh.accessToken.hasPrefix(Base64URL.encode(Array(#"{"alg":"HS256","kid":"k2","typ":"JWT"}"#.utf8))))
+    }
+    // Once k1 is dropped from the ring, its tokens are refused.
+    let onlyK2 = try KeyRing(keys: ["k2": SymmetricKey.random()], current: "k2", allowedKeyLengths: 32...64)
+    try await withUsersService(store: store, clock: clock, signingKeys: onlyK2) { harness in
+      await expectRPCError(.unauthenticated, Users.Messages.invalidAccessToken) {
+        _ = try await harness.client.verifyAccessToken(Users.VerifyAccessTokenRequest(accessToken: session.tokens.accessToken))
+      }
+    }
+    await store.close()
+  }
+
   @Test func verifyAfterRestartReadsTheEmailOnce() async throws {
     try await withTemporaryDirectory { directory in
       let path = directory.appendingPathComponent("auth.sqlite").path
