@@ -236,4 +236,25 @@ struct SessionFlowTests {
       _ = try await harness.client.refresh(Users.RefreshTokenRequest(refreshToken: recent.tokens.refreshToken))
     }
   }
+
+  @Test func periodicPurgeRunsUntilCancelled() async throws {
+    try await withUsersService { harness in
+      _ = try await harness.client.signUp(Users.Credentials(email: "hal@example.com", password: Fixture.password))
+      harness.clock.advance(by: .days(31))
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await harness.service.purgeExpiredPeriodically(every: .milliseconds(5)) }
+        // Wait for the effect (bounded), then stop the loop by cancelling it.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await harness.documentCounts()[UsersStore.sessions] != 0, ContinuousClock.now < deadline {
+          await Task.yield()
+        }
+        group.cancelAll()
+        try await group.waitForAll()
+      }
+      let counts = try await harness.documentCounts()
+      #expect(counts[UsersStore.sessions] == 0)
+      #expect(counts[UsersStore.refreshTokens] == 0)
+      #expect(counts[UsersStore.users] == 1)
+    }
+  }
 }

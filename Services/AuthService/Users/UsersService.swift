@@ -291,6 +291,19 @@ public struct UsersService: Users.ServiceProtocol {
     return removed
   }
 
+  /// Runs `purgeExpired` every `interval` until the calling task is cancelled (run it as a child
+  /// task of the executable's service group). A failed purge is logged and tried again next time.
+  public func purgeExpiredPeriodically(every interval: Duration) async {
+    while !Task.isCancelled {
+      do {
+        try await purgeExpired()
+      } catch {
+        logger.warning("purging expired user-session data failed", ["error": String(describing: error)])
+      }
+      do { try await Task.sleep(for: interval) } catch { return }
+    }
+  }
+
   // MARK: - Helpers
 
   /// A new session with its first refresh token, and the pair to hand out.
