@@ -59,7 +59,14 @@ struct BadInputTests {
       #expect(longest.utf8.count == 254)
       _ = try await harness.client.signUp(Users.Credentials(email: longest, password: Fixture.password))
       _ = try await harness.client.signUp(Users.Credentials(email: "o'brien+tag@mail.example.co.uk", password: Fixture.password))
-      #expect(try await harness.documentCounts()[UsersStore.users] == 5)
+      // 896 bytes as sent, 1664 after NFC (each U+0344 becomes two marks): the policy's bound is
+      // on what was sent, and the hasher must not refuse it.
+      let growsUnderNFC = String(repeating: "-" + String(repeating: "\u{0344}", count: 3), count: 128)
+      #expect(growsUnderNFC.utf8.count == 896 && growsUnderNFC.count == 128)
+      #expect(growsUnderNFC.precomposedStringWithCanonicalMapping.utf8.count == 1664)
+      _ = try await harness.client.signUp(Users.Credentials(email: "nfc@example.com", password: growsUnderNFC))
+      _ = try await harness.client.login(Users.Credentials(email: "nfc@example.com", password: growsUnderNFC))
+      #expect(try await harness.documentCounts()[UsersStore.users] == 6)
     }
   }
 

@@ -1,6 +1,5 @@
 import Foundation
 import HayonCrypto
-import HayonUsers
 
 /// How the user service behaves. The executable fills it (from the environment) and passes it
 /// to `UsersService`; the signing keys travel separately, never inside a configuration value.
@@ -14,7 +13,8 @@ public struct UsersConfiguration: Sendable, Hashable {
   /// When repeated failed logins for one email are refused outright.
   public var loginThrottle: LoginThrottlePolicy
   /// scrypt cost and limits for new password hashes. The defaults are the strong ones
-  /// (N = 2^15, r = 8, p = 1); tests lower them.
+  /// (N = 2^15, r = 8, p = 1); tests lower them. The password length rule is the contract's
+  /// (`Users.Limits`); `maximumPasswordBytes` is raised as needed to admit every password it allows.
   public var passwordHashing: PasswordHasher.Configuration
   /// Password hashes computed at once. Each scrypt run at the default cost takes ~32 MiB and a
   /// core for tens of milliseconds, so this bounds both memory and CPU.
@@ -66,9 +66,6 @@ public struct UsersConfiguration: Sendable, Hashable {
       return "refreshTokenLifetime must be longer than accessTokenLifetime"
     }
     if let problem = loginThrottle.problem { return problem }
-    if passwordHashing.maximumPasswordBytes < Users.Limits.passwordMaximumBytes {
-      return "passwordHashing.maximumPasswordBytes must be at least \(Users.Limits.passwordMaximumBytes)"
-    }
     if !(1...64).contains(maximumConcurrentPasswordHashes) {
       return "maximumConcurrentPasswordHashes must be 1...64"
     }

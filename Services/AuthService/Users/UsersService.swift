@@ -55,7 +55,12 @@ public struct UsersService: Users.ServiceProtocol {
         $0.maximumTokenBytes = Users.Limits.accessTokenBytes
       },
       clock: clock)
-    self.hasher = try PasswordHasher(configuration: configuration.passwordHashing)
+    // The policy bounds the password as sent; the hasher bounds it after NFC normalisation,
+    // which can make text up to three times longer. Give the hasher that room, so a password
+    // the policy accepted is never refused (or answered as a server failure) by the hasher.
+    var hashing = configuration.passwordHashing
+    hashing.maximumPasswordBytes = max(hashing.maximumPasswordBytes, 3 * Users.Limits.passwordMaximumBytes)
+    self.hasher = try PasswordHasher(configuration: hashing)
     self.hashing = PasswordHashingPool(
       width: configuration.maximumConcurrentPasswordHashes, maximumQueued: configuration.maximumQueuedPasswordHashes)
     self.emails = EmailCache(capacity: configuration.emailCacheCapacity)
