@@ -10,7 +10,14 @@ import HayonUsers
 /// refresh tokens, all state in a `DocumentStore` (see `UsersStore` for the collections).
 ///
 /// auth-service constructs one with its store (whose schema includes `UsersStore.collections`),
-/// the access-token signing keys and a configuration, and registers it with its `RPCServer`.
+/// the access-token signing keys and a configuration, and registers it with its `RPCServer`:
+///
+///     let store = try await SQLiteStore(
+///       .file(path), schema: StoreSchema(collections: AuthStore.collections + UsersStore.collections))
+///     let keys = try KeyRing(parsing: keysFromEnvironment, current: currentKeyID, allowedKeyLengths: 32...64)
+///     let users = try UsersService(store: store, signingKeys: keys, configuration: .defaults, logger: logger)
+///     let server = try RPCServer(configuration: rpcConfiguration, services: [connections, users])
+///     // and, in the service group: await users.purgeExpiredPeriodically(every: .seconds(3600))
 public struct UsersService: Users.ServiceProtocol {
   /// The `typ` of access tokens: a token signed for another purpose is not an access token.
   static let accessTokenType = "access"
