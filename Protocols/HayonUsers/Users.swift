@@ -193,7 +193,8 @@ public enum Users {
       public static let descriptor = MethodDescriptor(service: serviceName, method: "SignUp")
     }
 
-    /// Signs in: a new session with a fresh token pair.
+    /// Signs in: a new session with a fresh token pair. A user has a bounded number of live
+    /// sessions (50 by default); a login beyond it ends the oldest.
     public enum Login: UnaryMethod {
       public typealias Input = Credentials
       public typealias Output = Session

@@ -199,6 +199,7 @@ struct LoginTests {
     #expect(defaults.accessTokenLifetime == .seconds(15 * 60))
     #expect(defaults.refreshTokenLifetime == .seconds(30 * 86_400))
     #expect(defaults.loginThrottle == LoginThrottlePolicy(maximumFailures: 5, window: .seconds(900), lockout: .seconds(900)))
+    #expect(defaults.maximumSessionsPerUser == 50)
     #expect(UsersService.refreshTokenRandomBytes * 8 >= 256)
 
     // And a service built with them stores hashes at that cost.
@@ -215,6 +216,7 @@ struct LoginTests {
      Fixture.configuration { $0.refreshTokenLifetime = .seconds(60) }),
     ("loginThrottle.maximumFailures must be 1...1000", Fixture.configuration { $0.loginThrottle.maximumFailures = 0 }),
     ("maximumConcurrentPasswordHashes must be 1...64", Fixture.configuration { $0.maximumConcurrentPasswordHashes = 0 }),
+    ("maximumSessionsPerUser must be 1...1000", Fixture.configuration { $0.maximumSessionsPerUser = 0 }),
   ])
   func unusableConfigurationIsRefused(message: String, configuration: UsersConfiguration) async throws {
     let store = try await SQLiteStore(.inMemory, schema: UsersStore.schema)

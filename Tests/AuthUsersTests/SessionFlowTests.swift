@@ -257,4 +257,21 @@ struct SessionFlowTests {
       #expect(counts[UsersStore.users] == 1)
     }
   }
+
+  @Test func newLoginsBeyondTheSessionLimitEndTheOldest() async throws {
+    try await withUsersService(configuration: Fixture.configuration { $0.maximumSessionsPerUser = 2 }) { harness in
+      let credentials = Users.Credentials(email: "ivy@example.com", password: Fixture.password)
+      let first = try await harness.client.signUp(credentials)
+      let second = try await harness.client.login(credentials)
+      let third = try await harness.client.login(credentials)
+      await expectRPCError(.unauthenticated, Users.Messages.invalidRefreshToken) {
+        _ = try await harness.client.refresh(Users.RefreshTokenRequest(refreshToken: first.tokens.refreshToken))
+      }
+      _ = try await harness.client.refresh(Users.RefreshTokenRequest(refreshToken: second.tokens.refreshToken))
+      _ = try await harness.client.refresh(Users.RefreshTokenRequest(refreshToken: third.tokens.refreshToken))
+      let sessions = try await harness.store.query(SessionRecord.self, from: UsersStore.sessions).items
+      #expect(sessions.filter { $0.value.revocationReason == .sessionLimit }.count == 1)
+      #expect(sessions.filter { !$0.value.isRevoked }.count == 2)
+    }
+  }
 }

@@ -22,12 +22,15 @@ public struct UsersConfiguration: Sendable, Hashable {
   /// Password hashes that may wait for a free slot; beyond that `SignUp`/`Login` answer
   /// `UNAVAILABLE` at once instead of queueing without bound.
   public var maximumQueuedPasswordHashes: Int
+  /// Live sessions one user may have; a new login beyond it ends the oldest.
+  public var maximumSessionsPerUser: Int
   /// User id → email entries kept in memory so `VerifyAccessToken` needs no database read.
   /// Emails never change, so entries never go stale.
   public var emailCacheCapacity: Int
 
   /// 15-minute access tokens, 30-day refresh tokens, 5 failures in 15 minutes lock an email for
-  /// 15 minutes, scrypt N = 2^15 r = 8 p = 1, 2 hashes at once with 64 waiting, 10 000 cached emails.
+  /// 15 minutes, scrypt N = 2^15 r = 8 p = 1, 2 hashes at once with 64 waiting, 50 sessions per
+  /// user, 10 000 cached emails.
   public static var defaults: UsersConfiguration {
     UsersConfiguration(
       accessTokenLifetime: .seconds(15 * 60),
@@ -36,6 +39,7 @@ public struct UsersConfiguration: Sendable, Hashable {
       passwordHashing: .defaults,
       maximumConcurrentPasswordHashes: 2,
       maximumQueuedPasswordHashes: 64,
+      maximumSessionsPerUser: 50,
       emailCacheCapacity: 10_000)
   }
 
@@ -48,7 +52,7 @@ public struct UsersConfiguration: Sendable, Hashable {
   public init(
     accessTokenLifetime: Duration, refreshTokenLifetime: Duration, loginThrottle: LoginThrottlePolicy,
     passwordHashing: PasswordHasher.Configuration, maximumConcurrentPasswordHashes: Int,
-    maximumQueuedPasswordHashes: Int, emailCacheCapacity: Int
+    maximumQueuedPasswordHashes: Int, maximumSessionsPerUser: Int, emailCacheCapacity: Int
   ) {
     self.accessTokenLifetime = accessTokenLifetime
     self.refreshTokenLifetime = refreshTokenLifetime
@@ -56,6 +60,7 @@ public struct UsersConfiguration: Sendable, Hashable {
     self.passwordHashing = passwordHashing
     self.maximumConcurrentPasswordHashes = maximumConcurrentPasswordHashes
     self.maximumQueuedPasswordHashes = maximumQueuedPasswordHashes
+    self.maximumSessionsPerUser = maximumSessionsPerUser
     self.emailCacheCapacity = emailCacheCapacity
   }
 
@@ -72,6 +77,7 @@ public struct UsersConfiguration: Sendable, Hashable {
     if !(0...100_000).contains(maximumQueuedPasswordHashes) {
       return "maximumQueuedPasswordHashes must be 0...100000"
     }
+    if !(1...1000).contains(maximumSessionsPerUser) { return "maximumSessionsPerUser must be 1...1000" }
     if !(1...10_000_000).contains(emailCacheCapacity) { return "emailCacheCapacity must be 1...10000000" }
     return nil
   }

@@ -89,8 +89,10 @@ public struct UsersService: Users.ServiceProtocol {
       let passwordHash = try await hashing.run { [hasher] () throws(CryptoError) in try hasher.hash(password) }.get()
       let now = clock.now
       let userId = SecureRandom.token(bytes: Self.idRandomBytes)
-      let user = UserRecord(email: email, passwordHash: passwordHash, createdAt: now, passwordChangedAt: now)
       let session = try startSession(for: userId, at: now)
+      let user = UserRecord(
+        email: email, passwordHash: passwordHash, createdAt: now, passwordChangedAt: now,
+        recentSessionIds: [session.sessionId])
       try await store.transaction { documents in
         do {
           try documents.insert(EmailRecord(userId: userId), into: UsersStore.userEmails, id: email)
@@ -140,14 +142,32 @@ public struct UsersService: Users.ServiceProtocol {
         hasher.needsRehash(stored.value.passwordHash)
         ? try await hashing.run { [hasher] () throws(CryptoError) in try hasher.hash(password) }.get() : nil
       let session = try startSession(for: stored.id, at: now)
-      try await store.transaction { documents in
+      let sessionLimit = configuration.maximumSessionsPerUser
+      let displaced = try await store.transaction { documents -> [String] in
         try documents.delete(UsersStore.loginThrottle, id: email)
-        if let newHash {
-          try documents.modify(UserRecord.self, in: UsersStore.users, id: stored.id) {
-            $0.passwordHash = newHash
+        var displaced: [String] = []
+        try documents.modify(UserRecord.self, in: UsersStore.users, id: stored.id) { user in
+          if let newHash {
+            user.passwordHash = newHash
+            user.passwordChangedAt = now
           }
+          displaced = user.admitSession(session.sessionId, limit: sessionLimit)
+        }
+        for sessionId in displaced {
+          guard var old = try documents.get(SessionRecord.self, from: UsersStore.sessions, id: sessionId),
+            !old.value.isRevoked
+          else { continue }
+          old.value.revokedAt = now
+          old.value.revocationReason = .sessionLimit
+          try documents.update(old, in: UsersStore.sessions)
         }
         try session.write(to: documents)
+        return displaced
+      }
+      if !displaced.isEmpty {
+        logger.info(
+          "oldest sessions ended: too many sessions for one user",
+          ["userId": stored.id, "sessionIds": displaced.joined(separator: ",")])
       }
       emails.remember(stored.value.email, for: stored.id)
       logger.info("user logged in", ["userId": stored.id, "sessionId": session.sessionId])

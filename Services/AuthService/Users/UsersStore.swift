@@ -38,8 +38,22 @@ struct UserRecord: Codable, Sendable, Hashable, CustomStringConvertible {
   var passwordHash: String
   var createdAt: Date
   var passwordChangedAt: Date
+  /// The user's most recent sessions, oldest first, at most `maximumSessionsPerUser`. A session
+  /// pushed out of this list is revoked, so one account cannot pile up live sessions without
+  /// bound. (Entries may name sessions that have since ended; they simply age out.)
+  var recentSessionIds: [String]
 
   var description: String { "UserRecord(createdAt: \(createdAt), passwordHash: redacted)" }
+
+  /// Adds a new session; returns the ids pushed out by the limit, to be revoked.
+  mutating func admitSession(_ sessionId: String, limit: Int) -> [String] {
+    recentSessionIds.append(sessionId)
+    let excess = recentSessionIds.count - limit
+    guard excess > 0 else { return [] }
+    let displaced = Array(recentSessionIds.prefix(excess))
+    recentSessionIds.removeFirst(excess)
+    return displaced
+  }
 }
 
 /// Claims an email for a user.
@@ -62,6 +76,8 @@ struct SessionRecord: Codable, Sendable, Hashable {
     case logout
     /// A refresh token was presented after it had been used: the session is compromised.
     case refreshTokenReuse = "refresh-token-reuse"
+    /// Newer logins of the same user pushed it out (`maximumSessionsPerUser`).
+    case sessionLimit = "session-limit"
   }
 
   var isRevoked: Bool { revokedAt != nil }
