@@ -147,10 +147,8 @@ public struct UsersService: Users.ServiceProtocol {
         try documents.delete(UsersStore.loginThrottle, id: email)
         var displaced: [String] = []
         try documents.modify(UserRecord.self, in: UsersStore.users, id: stored.id) { user in
-          if let newHash {
-            user.passwordHash = newHash
-            user.passwordChangedAt = now
-          }
+          // The same password under the new cost: not a password change.
+          if let newHash { user.passwordHash = newHash }
           displaced = user.admitSession(session.sessionId, limit: sessionLimit)
         }
         for sessionId in displaced {
