@@ -106,6 +106,18 @@ let package = Package(
 
     // <<contract-targets>>
     .target(
+      name: "HayonAuth",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonAuth",
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "HayonUsers",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonUsers",
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "HayonAccount",
       dependencies: ["HayonRPC", "HayonModel"],
       path: "Protocols/HayonAccount",
@@ -121,6 +133,18 @@ let package = Package(
     ),
 
     // <<service-targets>>
+    .target(
+      name: "AuthService",
+      dependencies: ["HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime"],
+      path: "Services/AuthService/Sources",
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "AuthUsers",
+      dependencies: ["HayonUsers", "HayonStore", "HayonCrypto", "HayonRPC", "HayonModel", "HayonRuntime"],
+      path: "Services/AuthService/Users",
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "AccountService",
       dependencies: ["HayonAccount", "HayonModel", "HayonStore", "HayonRuntime", "HayonRPC", "HayonCrypto"],
@@ -161,6 +185,18 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    .testTarget(
+      name: "AuthServiceTests",
+      dependencies: ["AuthService", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2"],
+      path: "Tests/AuthServiceTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "AuthUsersTests",
+      dependencies: ["AuthUsers", "HayonUsers", "HayonRPC", "HayonHTTP2", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime"],
+      path: "Tests/AuthUsersTests",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "HayonHTTP1Tests",
       dependencies: ["HayonHTTP1", "HayonHTTP2"],
