@@ -79,6 +79,14 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<http1-targets>>
+    // Outbound calls to the platforms: HTTP client seam, per-platform clients and error
+    // classification, the host policy for user-supplied platform URLs.
+    .target(
+      name: "HayonPlatforms",
+      dependencies: ["HayonModel", "HayonCrypto"],
+      path: "Shared/HayonPlatforms",
+      swiftSettings: swiftSettings
+    ),
     // <<runtime-targets>>
     // What every service executable shares: structured logging, environment configuration,
     // and running an RPC server until SIGTERM/SIGINT.
