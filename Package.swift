@@ -143,7 +143,9 @@ let package = Package(
     // <<service-targets>>
     .target(
       name: "AuthService",
-      dependencies: ["HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime"],
+      dependencies: [
+        "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonPlatforms",
+      ],
       path: "Services/AuthService/Sources",
       swiftSettings: swiftSettings
     ),

@@ -1,6 +1,7 @@
 import Foundation
 import HayonAuth
 import HayonModel
+import HayonPlatforms
 import HayonRPC
 
 /// Every error the connection service reports, built in one place so the codes, reasons and
@@ -61,5 +62,20 @@ enum ConnectionErrors {
 
   static func storage(_ error: any Error) -> RPCError {
     RPCError(.unavailable, "auth-service storage failed; try again")
+  }
+
+  /// A platform failure that has no more specific meaning where it happened. The message names
+  /// the status and the platform's error name, never a credential.
+  static func fromPlatform(_ error: PlatformError, doing what: String) -> RPCError {
+    switch error.classification {
+    case .transient, .unknownOutcome:
+      return platformUnavailable(error.platform, "\(what) (\(error.summary))")
+    case .rateLimited(let until):
+      return rateLimited(error.platform, until: until)
+    case .rejected:
+      return platformRejected(error.platform, "\(what) (\(error.summary))")
+    case .accessExpired, .reconnect:
+      return needsReconnection(error.platform, "the platform no longer accepts the stored credentials")
+    }
   }
 }

@@ -14,14 +14,20 @@ public struct BlueskyCredential: Codable, Sendable, Hashable, CustomStringConver
   public var refreshJwt: String
   /// The access JWT's `exp`, when it could be read.
   public var accessExpiresAt: Date?
+  /// When auth-service last rotated the session (nil: not since sign-in).
+  public var refreshedAt: Date?
 
-  public init(did: String, handle: String, pdsUrl: String, accessJwt: String, refreshJwt: String, accessExpiresAt: Date?) {
+  public init(
+    did: String, handle: String, pdsUrl: String, accessJwt: String, refreshJwt: String, accessExpiresAt: Date?,
+    refreshedAt: Date? = nil
+  ) {
     self.did = did
     self.handle = handle
     self.pdsUrl = pdsUrl
     self.accessJwt = accessJwt
     self.refreshJwt = refreshJwt
     self.accessExpiresAt = accessExpiresAt
+    self.refreshedAt = refreshedAt
   }
 
   public var description: String { "BlueskyCredential(did: \(did), pds: \(pdsUrl), tokens redacted)" }
