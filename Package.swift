@@ -15,6 +15,7 @@ let package = Package(
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
+    .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
   ],
   targets: [
     // C boundaries.
@@ -147,6 +148,15 @@ let package = Package(
         "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonPlatforms",
       ],
       path: "Services/AuthService/Sources",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "AuthServiceExecutable",
+      dependencies: [
+        "AuthService", "AuthUsers", "HayonAccount", "HayonCrypto", "HayonHTTP2", "HayonPlatforms", "HayonRPC", "HayonRuntime",
+        "HayonStore",
+      ],
+      path: "Services/AuthService/Executable",
       swiftSettings: swiftSettings
     ),
     .target(
