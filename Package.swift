@@ -206,6 +206,12 @@ let package = Package(
     ),
     // <<test-targets>>
     .testTarget(
+      name: "HayonPlatformsTests",
+      dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel"],
+      path: "Tests/HayonPlatformsTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "AuthServiceTests",
       dependencies: ["AuthService", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2"],
       path: "Tests/AuthServiceTests",
