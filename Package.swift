@@ -115,6 +115,12 @@ let package = Package(
 
     // <<contract-targets>>
     .target(
+      name: "HayonPublish",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonPublish",
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "HayonAuth",
       dependencies: ["HayonRPC", "HayonModel"],
       path: "Protocols/HayonAuth",
