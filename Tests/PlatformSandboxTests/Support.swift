@@ -75,6 +75,9 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
   }
 }
 
+/// Sends `request` on a fresh connection and reads until the server closes.
+func rawRequest(port: Int, _ text: String) throws -> Reply? { try rawExchange(port: port, Array(text.utf8)) }
+
 private func rawExchange(port: Int, _ request: [UInt8]) throws -> Reply? {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   guard fd >= 0 else { throw ClientError("socket failed") }
