@@ -26,6 +26,8 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
   static let refreshGrace = 2 * 3600
   static let createSessionLimit = 30
   static let createSessionWindow = 300
+  /// Points a createRecord costs against the repo-write limits.
+  static let createPoints = 3
 
   struct Account: Sendable {
     var did: String
@@ -75,6 +77,16 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
     var refreshCounts: [String: Int] = [:]
     var posts: [String: [BlueskyPostRecord]] = [:]
     var lastTID: UInt64 = 0
+    var writeLimits = (hour: 5000, day: 35000)
+    var writeWindows: [String: WriteWindows] = [:]
+  }
+
+  /// Repo-write points of one DID in its hourly and daily windows (each starts at its first write).
+  struct WriteWindows: Sendable {
+    var hourStart: Int
+    var hourPoints = 0
+    var dayStart: Int
+    var dayPoints = 0
   }
 
   private let clock: SandboxClock
@@ -140,6 +152,12 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
   /// Sessions of `did` that were neither deleted nor revoked.
   public func liveSessionCount(did: String) -> Int {
     state.withLock { state in state.families.values.filter { $0.did == did && !$0.revoked }.count }
+  }
+
+  /// The per-DID repo-write limits in points (createRecord costs 3). Defaults: 5000 per hour,
+  /// 35000 per day, as the reference PDS.
+  public func setRepoWriteLimits(pointsPerHour: Int, pointsPerDay: Int) {
+    state.withLock { $0.writeLimits = (hour: max(0, pointsPerHour), day: max(0, pointsPerDay)) }
   }
 
   /// Posts created for `did`, oldest first.
@@ -384,7 +402,30 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
     let facetsJSON = (record["facets"] as? [Any]).map { String(decoding: SandboxHTTP.encode($0), as: UTF8.self) }
     let cid = Self.cid(Array(recordJSON.utf8))
     let micros = UInt64(max(0, clock.now.timeIntervalSince1970 * 1_000_000))
-    let post = state.withLock { state -> BlueskyPostRecord in
+    let now = clock.unixSeconds
+    var rateHeaders = HTTPFields()
+    let created = state.withLock { state -> BlueskyPostRecord? in
+      var windows = state.writeWindows[account.did] ?? WriteWindows(hourStart: now, dayStart: now)
+      if now >= windows.hourStart + 3600 { (windows.hourStart, windows.hourPoints) = (now, 0) }
+      if now >= windows.dayStart + 86_400 { (windows.dayStart, windows.dayPoints) = (now, 0) }
+      let limits = state.writeLimits
+      let dayExhausted = windows.dayPoints + Self.createPoints > limits.day
+      let allowed = !dayExhausted && windows.hourPoints + Self.createPoints <= limits.hour
+      if allowed {
+        windows.hourPoints += Self.createPoints
+        windows.dayPoints += Self.createPoints
+      }
+      state.writeWindows[account.did] = windows
+      // The headers describe the window closest to exhaustion.
+      let (limit, used, start, length) =
+        dayExhausted || limits.day - windows.dayPoints < limits.hour - windows.hourPoints
+        ? (limits.day, windows.dayPoints, windows.dayStart, 86_400)
+        : (limits.hour, windows.hourPoints, windows.hourStart, 3600)
+      rateHeaders.add("RateLimit-Limit", String(limit))
+      rateHeaders.add("RateLimit-Remaining", String(max(0, limit - used)))
+      rateHeaders.add("RateLimit-Reset", String(start + length))
+      rateHeaders.add("RateLimit-Policy", "\(limit);w=\(length)")
+      guard allowed else { return nil }
       let tid = max(micros, state.lastTID + 1)
       state.lastTID = tid
       let rkey = Self.tid(micros: tid)
@@ -395,12 +436,15 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
       state.posts[account.did, default: []].append(post)
       return post
     }
+    guard let post = created else {
+      return Self.error(429, "RateLimitExceeded", "Rate Limit Exceeded", headers: rateHeaders)
+    }
     return SandboxHTTP.json(
       200,
       [
         "uri": post.uri, "cid": post.cid, "validationStatus": "valid",
         "commit": ["cid": Self.cid(Array(post.uri.utf8)), "rev": post.rkey],
-      ])
+      ], headers: rateHeaders)
   }
 
   /// The lexicon checks of §8.1 item 6; nil when the record is valid, else the message tail.

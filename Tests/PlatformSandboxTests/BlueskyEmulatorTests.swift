@@ -395,6 +395,37 @@ struct BlueskyEmulatorTests {
     }
   }
 
+  @Test("repo writes cost 3 points against the per-DID hourly and daily limits")
+  func repoWriteLimits() async throws {
+    try await withSandbox { sandbox in
+      let did = sandbox.bluesky.addAccount(handle: "alice.bsky.social", password: "pw")
+      let session = try await login(sandbox, password: "pw")
+      let start = Int(sandbox.clock.now.timeIntervalSince1970)
+      let body: [String: Any] = ["repo": did, "collection": "app.bsky.feed.post", "record": post("x")]
+      let first = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(first.header("RateLimit-Limit") == "5000")
+      #expect(first.header("RateLimit-Remaining") == "4997")
+      #expect(first.header("RateLimit-Policy") == "5000;w=3600")
+
+      sandbox.bluesky.setRepoWriteLimits(pointsPerHour: 9, pointsPerDay: 12)
+      #expect(try await sandbox.post(createRecord, json: body, bearer: session.access).status == 200)
+      let third = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(third.status == 200 && third.header("RateLimit-Remaining") == "0")
+      let limited = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(limited.status == 429 && limited.error == "RateLimitExceeded")
+      #expect(limited.header("RateLimit-Reset") == String(start + 3600))
+      #expect(sandbox.bluesky.posts(did: did).count == 3)
+
+      sandbox.clock.advance(by: 3600)
+      #expect(try await sandbox.post(createRecord, json: body, bearer: session.access).status == 200)
+      let daily = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(daily.status == 429)
+      #expect(daily.header("RateLimit-Policy") == "12;w=86400")
+      #expect(daily.header("RateLimit-Reset") == String(start + 86_400))
+      #expect(sandbox.bluesky.posts(did: did).count == 4)
+    }
+  }
+
   @Test("unknown XRPC methods and wrong HTTP methods")
   func unknownMethods() async throws {
     try await withSandbox { sandbox in

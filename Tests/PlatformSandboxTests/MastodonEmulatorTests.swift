@@ -443,6 +443,26 @@ struct MastodonEmulatorTests {
     }
   }
 
+  @Test("status creation is limited per account per 3-hour window, with X-RateLimit headers")
+  func statusRateLimit() async throws {
+    try await withSandbox { sandbox in
+      let accountId = sandbox.mastodon.addAccount(username: "alice")
+      let token = try await connect(sandbox, try await registerApp(sandbox))
+      let first = try await sandbox.post("/api/v1/statuses", json: ["status": "1"], bearer: token)
+      #expect(first.header("X-RateLimit-Limit") == "300")
+      #expect(first.header("X-RateLimit-Remaining") == "299")
+      #expect(first.header("X-RateLimit-Reset") == "2026-01-01T15:00:00.000000Z")
+      sandbox.mastodon.statusesPerThreeHours = 2
+      #expect(try await sandbox.post("/api/v1/statuses", json: ["status": "2"], bearer: token).header("X-RateLimit-Remaining") == "0")
+      let limited = try await sandbox.post("/api/v1/statuses", json: ["status": "3"], bearer: token)
+      #expect(limited.status == 429 && limited.error == "Too many requests")
+      #expect(limited.header("X-RateLimit-Remaining") == "0")
+      #expect(sandbox.mastodon.statuses(accountId: accountId).count == 2)
+      sandbox.clock.advance(by: 3 * 3600)
+      #expect(try await sandbox.post("/api/v1/statuses", json: ["status": "4"], bearer: token).status == 200)
+    }
+  }
+
   @Test("two sandboxes are two independent instances")
   func twoInstances() async throws {
     try await withSandbox { first in
