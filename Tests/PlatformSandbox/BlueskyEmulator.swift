@@ -15,6 +15,9 @@ public struct BlueskyPostRecord: Sendable, Hashable {
   public var createdAt: String
   /// The whole record as raw JSON (keys sorted).
   public var recordJSON: String
+
+  /// `facetsJSON` as UTF-8 bytes.
+  public var facets: Data? { facetsJSON.map { Data($0.utf8) } }
 }
 
 /// The Bluesky PDS emulator (`/xrpc/…`), per platforms.md §1 and §8.1: app-password sessions
@@ -41,6 +44,7 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
 
   struct AccessRecord: Sendable {
     var did: String
+    var exp: Int
     var expired = false
     var revoked = false
   }
@@ -571,10 +575,19 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
         "scope": "com.atproto.refresh", "sub": did, "aud": audience, "jti": jti, "iat": now,
         "exp": now + Self.refreshLifetime,
       ])
-    state.access[access] = AccessRecord(did: did)
+    Self.prune(&state, now: now)
+    state.access[access] = AccessRecord(did: did, exp: now + Self.accessLifetime)
     state.refresh[jti] = RefreshRecord(
       did: did, family: family, exp: now + Self.refreshLifetime, appPassword: appPassword)
     return SessionTokens(accessJwt: access, refreshJwt: refresh)
+  }
+
+  /// Tokens kept before expired ones are forgotten (a long-running sandbox stays bounded).
+  static let pruneThreshold = 20_000
+
+  private static func prune(_ state: inout State, now: Int) {
+    if state.access.count > pruneThreshold { state.access = state.access.filter { $0.value.exp > now } }
+    if state.refresh.count > pruneThreshold { state.refresh = state.refresh.filter { $0.value.exp > now } }
   }
 
   private func sign(typ: String, claims: [String: Any]) -> String {

@@ -344,6 +344,9 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
       guard let accountId = state.signedIn, state.accounts.contains(where: { $0.id == accountId }) else {
         return SandboxHTTP.html(400, title: "An error has occurred", message: "No account is signed in.")
       }
+      if state.grants.count > 10_000 {
+        state.grants = state.grants.filter { !$0.value.used && now < $0.value.createdAt + Self.codeLifetime }
+      }
       let code = Base64URL.encode(SecureRandom.bytes(32))
       state.grants[code] = Grant(
         clientId: app.clientId, accountId: accountId, redirectUri: redirectUri, scopes: requested, challenge: challenge,
@@ -630,7 +633,12 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
       window.count += 1
       state.statusWindows[account.id] = window
       state.statusBodies[id] = response.body
-      if let idempotencyKey { state.idempotency[account.id + "\u{0}" + idempotencyKey] = (id, nowSeconds) }
+      if let idempotencyKey {
+        if state.idempotency.count > 10_000 {
+          state.idempotency = state.idempotency.filter { nowSeconds < $0.value.at + Self.idempotencyWindow }
+        }
+        state.idempotency[account.id + "\u{0}" + idempotencyKey] = (id, nowSeconds)
+      }
       return response
     }
   }
