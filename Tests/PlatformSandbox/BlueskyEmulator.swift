@@ -514,11 +514,9 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
 
   /// Verifies the bearer JWT's signature, type, and expiry; returns its claims.
   private func verify(_ request: HTTPRequest, typ expectedType: String) -> Result<[String: Any], TokenFailure> {
-    guard request.headers["authorization"] != nil else {
-      return .failure(TokenFailure(response: Self.error(401, "AuthMissing", "Authentication Required")))
-    }
+    // As the reference PDS: anything but `Bearer <token>` counts as no credentials at all.
     guard let token = SandboxHTTP.bearerToken(request) else {
-      return .failure(TokenFailure(response: Self.error(400, "InvalidToken", "Token could not be verified")))
+      return .failure(TokenFailure(response: Self.error(401, "AuthMissing", "Authentication Required")))
     }
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),

@@ -169,6 +169,7 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     case ("GET", "/.well-known/oauth-authorization-server"): return metadata()
     case ("GET", "/api/v2/instance"): return instance()
     case ("GET", "/oauth/authorize"): return authorize(request)
+    case ("GET", "/oauth/authorize/native"): return nativeCode(request)
     case ("POST", "/oauth/token"): return token(request)
     case ("POST", "/oauth/revoke"): return revoke(request)
     case ("GET", "/api/v1/accounts/verify_credentials"): return verifyCredentials(request)
@@ -353,6 +354,15 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
         createdAt: now)
       return redirect([("code", code)])
     }
+  }
+
+  /// Where an out-of-band (`urn:ietf:wg:oauth:2.0:oob`) authorization lands: a page showing
+  /// the code for the user to copy.
+  private func nativeCode(_ request: HTTPRequest) -> HTTPResponse {
+    guard let code = SandboxHTTP.query(request)?["code"], !code.isEmpty, code.utf8.count <= 512 else {
+      return Self.error(404, "Record not found")
+    }
+    return SandboxHTTP.html(200, title: "Authorization code", message: code)
   }
 
   private func token(_ request: HTTPRequest) -> HTTPResponse {

@@ -262,7 +262,7 @@ struct BlueskyEmulatorTests {
       let refreshAsAccess = try await sandbox.get(getSession, bearer: session.refresh)
       #expect(refreshAsAccess.status == 400 && refreshAsAccess.error == "InvalidToken")
       let basic = try await sandbox.get(getSession, headers: [("Authorization", "Basic Zm9vOmJhcg==")])
-      #expect(basic.status == 400 && basic.error == "InvalidToken")
+      #expect(basic.status == 401 && basic.error == "AuthMissing")
     }
   }
 

@@ -463,6 +463,31 @@ struct MastodonEmulatorTests {
     }
   }
 
+  @Test("HTTP Basic client authentication and the out-of-band redirect URI")
+  func basicAuthAndOutOfBand() async throws {
+    try await withSandbox { sandbox in
+      sandbox.mastodon.addAccount(username: "alice")
+      let oob = "urn:ietf:wg:oauth:2.0:oob"
+      let registered = try await sandbox.post(
+        "/api/v1/apps", form: [("client_name", "cli"), ("redirect_uris", oob), ("scopes", "read write")])
+      let app = RegisteredApp(
+        clientId: registered.json["client_id"] as? String ?? "", clientSecret: registered.json["client_secret"] as? String ?? "")
+      let authorize = try await sandbox.get(authorizeTarget(app, scope: "read", redirectUri: oob))
+      #expect(authorize.status == 302)
+      let location = try #require(authorize.header("Location"))
+      #expect(location.hasPrefix(sandbox.baseURL + "/oauth/authorize/native?code="))
+      let code = try #require(queryItems(location)["code"])
+      let page = try await sandbox.get(String(location.dropFirst(sandbox.baseURL.count)))
+      #expect(page.status == 200 && page.text.contains(code))
+      let basic = Data("\(app.clientId):\(app.clientSecret)".utf8).base64EncodedString()
+      let token = try await sandbox.post(
+        "/oauth/token", form: [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", oob)],
+        headers: [("Authorization", "Basic \(basic)")])
+      #expect(token.status == 200, "\(token.text)")
+      #expect(token.json["scope"] as? String == "read")
+    }
+  }
+
   @Test("two sandboxes are two independent instances")
   func twoInstances() async throws {
     try await withSandbox { first in
