@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
+    .executable(name: "publish-service", targets: ["PublishServiceExecutable"]),
     .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
@@ -149,6 +150,24 @@ let package = Package(
     ),
 
     // <<service-targets>>
+    .target(
+      name: "PublishService",
+      dependencies: [
+        "HayonPublish", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime",
+        "HayonPlatforms",
+      ],
+      path: "Services/PublishService/Sources",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "PublishServiceExecutable",
+      dependencies: [
+        "PublishService", "HayonPublish", "HayonAuth", "HayonAccount", "HayonCrypto", "HayonHTTP2", "HayonPlatforms", "HayonRPC",
+        "HayonRuntime", "HayonStore",
+      ],
+      path: "Services/PublishService/Executable",
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "AuthService",
       dependencies: [
