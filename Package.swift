@@ -245,6 +245,15 @@ let package = Package(
     ),
     // <<test-targets>>
     .testTarget(
+      name: "PublishServiceTests",
+      dependencies: [
+        "PublishService", "HayonPublish", "HayonAuth", "HayonAccount", "AuthService", "AccountService", "PlatformSandbox",
+        "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2", "HayonPlatforms",
+      ],
+      path: "Tests/PublishServiceTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "HayonPlatformsTests",
       dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel"],
       path: "Tests/HayonPlatformsTests",
