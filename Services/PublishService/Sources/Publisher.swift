@@ -1,4 +1,5 @@
 import Foundation
+import HayonAccount
 import HayonAuth
 import HayonCrypto
 import HayonModel
@@ -12,14 +13,19 @@ import HayonRuntime
 /// happened. Never throws: every failure is an `AttemptOutcome`.
 struct Publisher: Sendable {
   let connections: Connections.Client
+  let accounts: Accounts.Client
   let bluesky: BlueskyClient
   let mastodon: MastodonClient
   let configuration: PublishConfiguration
   let clock: any WallClock
   let logger: Logger
 
-  init(connections: Connections.Client, http: any PlatformHTTPClient, configuration: PublishConfiguration, clock: any WallClock, logger: Logger) {
+  init(
+    connections: Connections.Client, accounts: Accounts.Client, http: any PlatformHTTPClient, configuration: PublishConfiguration,
+    clock: any WallClock, logger: Logger
+  ) {
     self.connections = connections
+    self.accounts = accounts
     bluesky = BlueskyClient(http: http, clock: clock)
     mastodon = MastodonClient(http: http, clock: clock)
     self.configuration = configuration
@@ -53,11 +59,21 @@ struct Publisher: Sendable {
       case .accessExpired, .reconnect:
         // The platform refused the token: nothing was posted. Tell auth-service (which records
         // the account's health); if it recovered the credential, lease again and try once more.
-        guard !isSecondTry else {
-          return .held("\(target.platform.displayName) refused a refreshed credential (\(error.summary)); connect it again")
-        }
         let reason: Connections.RejectionReason
         if case .reconnect(.revoked) = error.classification { reason = .revoked } else { reason = .expired }
+        guard !isSecondTry else {
+          // auth-service believed the credential recovered, yet the platform refused it again:
+          // record it with account-service ourselves, so the account shows it needs reconnecting.
+          do {
+            _ = try await accounts.recordHealthEvent(
+              Accounts.RecordHealthEventRequest(
+                userId: target.userId, platform: target.platform, event: reason == .revoked ? .authRevoked : .authExpired))
+          } catch {
+            logger.warning(
+              "could not record a health event", ["userId": target.userId, "platform": target.platform.rawValue, "code": error.code.name])
+          }
+          return .held("\(target.platform.displayName) refused a refreshed credential (\(error.summary)); connect it again")
+        }
         let recovered: Bool
         do {
           recovered = try await connections.reportCredentialRejected(

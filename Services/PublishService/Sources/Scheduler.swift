@@ -38,6 +38,10 @@ public final class Scheduler: Sendable {
   let claimPrefix = PostsService.hex(SecureRandom.bytes(6))
   private let state = Mutex(State())
   private let counter = Atomic<Int>(0)
+  private let tickCount = Atomic<Int>(0)
+
+  /// Ticks completed so far (tests wait on it to bound "nothing happened").
+  public var ticks: Int { tickCount.load(ordering: .relaxed) }
 
   public init(
     store: PublishStore, accounts: Accounts.Client, connections: Connections.Client, http: any PlatformHTTPClient,
@@ -49,7 +53,8 @@ public final class Scheduler: Sendable {
     self.configuration = configuration
     self.clock = clock
     self.logger = logger
-    publisher = Publisher(connections: connections, http: http, configuration: configuration, clock: clock, logger: logger)
+    publisher = Publisher(
+      connections: connections, accounts: accounts, http: http, configuration: configuration, clock: clock, logger: logger)
   }
 
   /// Ticks until the task is cancelled, then waits for the attempts in flight.
@@ -95,6 +100,7 @@ public final class Scheduler: Sendable {
         logger.error("claiming due targets failed", ["platform": platform.rawValue, "cause": "\(error)"])
       }
     }
+    tickCount.add(1, ordering: .relaxed)
     return report
   }
 
