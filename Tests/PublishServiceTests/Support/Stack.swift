@@ -76,6 +76,8 @@ final class Backends: Sendable {
 
     authStore = try await SQLiteStore(.inMemory, schema: AuthStore.schema)
     accountsForAuth = try makeRPCClient(accountAddress)
+    // Connect the client before a handler first uses it.
+    _ = try await Accounts.Client(accountsForAuth).getAccount(.init(userId: "warm-up"))
     let sandboxURL = URL(string: sandbox.baseURL)!
     let connectionsService = ConnectionsService(
       store: authStore, sealer: try Sealer(keys: ["k1": SecureRandom.bytes(32)], current: "k1"),
@@ -156,6 +158,9 @@ final class PublishStack: Sendable {
     store = try await SQLiteStore(.inMemory, schema: PublishStore.schema)
     accountsRPC = try makeRPCClient(backends.accountAddress)
     authRPC = try makeRPCClient(backends.authAddress)
+    // Connect the clients before handlers and the scheduler first use them.
+    _ = try await Accounts.Client(accountsRPC).getAccount(.init(userId: "warm-up"))
+    _ = try? await Connections.Client(authRPC).leaseCredential(.init(userId: "warm-up", platform: .bluesky))
     let logger = Logger(label: "publish-service", minimumLevel: .debug, sink: backends.logs.sink)
     let publishStore = PublishStore(store: store)
     let service = PostsService(
@@ -225,6 +230,10 @@ func withPublishStack<T>(
     await backends.shutdown()
     return result
   } catch {
+    print("---- test failed with \(error); last log lines:")
+    for line in backends.logs.collected.suffix(40) { print(line) }
+    print("---- sandbox requests:")
+    for request in backends.sandbox.requests().suffix(20) { print(request.method, request.path, request.status) }
     await stack.shutdown()
     await backends.shutdown()
     throw error
