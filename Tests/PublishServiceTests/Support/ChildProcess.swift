@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+
+/// The directory `swift build` put the products in (the test bundle sits beside them).
+let productsDirectory: URL = {
+  let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent("publish-service").path) { return beside }
+  // Repository root from this file (Tests/PublishServiceTests/Support/), then the debug build.
+  return URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent(".build/debug")
+}()
+
+struct ChildProcessError: Error, CustomStringConvertible {
+  var description: String
+}
+
+/// A service executable run as a child: output collected as it arrives, so a test can wait for
+/// a line; always stopped by `terminate()` (SIGTERM, SIGKILL after a grace period).
+final class ChildProcess: Sendable {
+  private struct Output {
+    var stdout = Data()
+    var stderr = Data()
+  }
+
+  private final class OutputBox: Sendable {
+    let state = Mutex(Output())
+  }
+
+  let executable: String
+  // Configured before `run()`, afterwards only queried and signalled.
+  private let process = Process()
+  private let outputBox = OutputBox()
+
+  init(product: String, environment: [String: String]) throws {
+    executable = productsDirectory.appendingPathComponent(product).path
+    guard FileManager.default.isExecutableFile(atPath: executable) else {
+      throw ChildProcessError(description: "\(executable) is missing: run swift build --build-tests first")
+    }
+    let stdoutPipe = Pipe()
+    let stderrPipe = Pipe()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.environment = environment
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = stdoutPipe
+    process.standardError = stderrPipe
+    let output = outputBox
+    stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
+      let data = handle.availableData
+      if data.isEmpty { handle.readabilityHandler = nil } else { output.state.withLock { $0.stdout.append(data) } }
+    }
+    stderrPipe.fileHandleForReading.readabilityHandler = { handle in
+      let data = handle.availableData
+      if data.isEmpty { handle.readabilityHandler = nil } else { output.state.withLock { $0.stderr.append(data) } }
+    }
+    try process.run()
+  }
+
+  var stdoutText: String { outputBox.state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
+  var stderrText: String { outputBox.state.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
+  var isRunning: Bool { process.isRunning }
+  var terminationStatus: Int32 { process.terminationStatus }
+
+  /// The first complete stdout line starting with `prefix`; fails if the child exits first or
+  /// `timeout` passes (polling the collected output, not sleeping for a guessed time).
+  func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async throws -> String {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+      let text = stdoutText
+      let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).dropLast()
+      if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+      if !process.isRunning {
+        throw ChildProcessError(description: "\(executable) exited (\(process.terminationStatus)) before '\(prefix)'\n\(stderrText)")
+      }
+      if ContinuousClock.now >= deadline {
+        throw ChildProcessError(description: "no '\(prefix)' line from \(executable) within \(timeout)\n\(stderrText)")
+      }
+      try await Task.sleep(for: .milliseconds(10))
+    }
+  }
+
+  /// Waits up to `timeout` for the child to exit; true if it did.
+  func waitForExit(timeout: Duration = .seconds(20)) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+      if ContinuousClock.now >= deadline { return false }
+      try? await Task.sleep(for: .milliseconds(10))
+    }
+    // Let the pipes deliver what the child wrote last.
+    process.waitUntilExit()
+    return true
+  }
+
+  /// SIGKILL now: the process gets no chance to finish anything.
+  func killNow() async {
+    guard process.isRunning else { return }
+    Glibc.kill(process.processIdentifier, SIGKILL)
+    _ = await waitForExit(timeout: .seconds(10))
+  }
+
+  /// SIGTERM, then SIGKILL if it is still running after `grace`. Safe to call more than once.
+  func terminate(grace: Duration = .seconds(10)) async {
+    guard process.isRunning else { return }
+    process.terminate()
+    if await waitForExit(timeout: grace) { return }
+    kill(process.processIdentifier, SIGKILL)
+    _ = await waitForExit(timeout: .seconds(10))
+  }
+}
+
+/// Runs `body` with a started child and always stops it afterwards.
+func withChildProcess<T>(
+  product: String, environment: [String: String], _ body: (ChildProcess) async throws -> T
+) async throws -> T {
+  let child = try ChildProcess(product: product, environment: environment)
+  do {
+    let result = try await body(child)
+    await child.terminate()
+    return result
+  } catch {
+    await child.terminate()
+    throw error
+  }
+}
