@@ -15,6 +15,7 @@ let package = Package(
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
     .executable(name: "publish-service", targets: ["PublishServiceExecutable"]),
+    .executable(name: "publish-bench", targets: ["PublishBench"]),
     .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
@@ -166,6 +167,16 @@ let package = Package(
         "HayonRuntime", "HayonStore",
       ],
       path: "Services/PublishService/Executable",
+      swiftSettings: swiftSettings
+    ),
+    // The 10,000 x 2 publishing benchmark (Benchmarks/publish-bench.sh).
+    .executableTarget(
+      name: "PublishBench",
+      dependencies: [
+        "PlatformSandbox", "AuthService", "AccountService", "HayonPublish", "HayonAuth", "HayonAccount", "HayonRPC",
+        "HayonStore", "HayonCrypto", "HayonRuntime", "HayonHTTP2", "HayonPlatforms", "HayonModel",
+      ],
+      path: "Benchmarks/PublishBench",
       swiftSettings: swiftSettings
     ),
     .target(
