@@ -153,7 +153,7 @@ final class PublishStack: Sendable {
   private let accountsRPC: RPCClient
   private let authRPC: RPCClient
 
-  init(backends: Backends, configuration: PublishConfiguration) async throws {
+  init(backends: Backends, configuration: PublishConfiguration, runsScheduler: Bool = true) async throws {
     self.backends = backends
     store = try await SQLiteStore(.inMemory, schema: PublishStore.schema)
     accountsRPC = try makeRPCClient(backends.accountAddress)
@@ -172,12 +172,13 @@ final class PublishStack: Sendable {
     rpc = try makeRPCClient(address)
     posts = Posts.Client(rpc)
     let scheduler = scheduler
-    loop = Task { await scheduler.run() }
+    loop = runsScheduler ? Task { await scheduler.run() } : Task {}
   }
 
   func shutdown() async {
     loop.cancel()
     await loop.value
+    await scheduler.idle()
     await rpc.close()
     await server.shutdown()
     await accountsRPC.close()
@@ -212,14 +213,15 @@ final class PublishStack: Sendable {
 
 /// Backends and an in-process publish-service for `body`; everything is stopped afterwards.
 func withPublishStack<T>(
-  configure: (inout PublishConfiguration) -> Void = { _ in }, _ body: (PublishStack) async throws -> T
+  runsScheduler: Bool = true, configure: (inout PublishConfiguration) -> Void = { _ in },
+  _ body: (PublishStack) async throws -> T
 ) async throws -> T {
   let backends = try await Backends()
   var configuration = backends.publishConfiguration()
   configure(&configuration)
   let stack: PublishStack
   do {
-    stack = try await PublishStack(backends: backends, configuration: configuration)
+    stack = try await PublishStack(backends: backends, configuration: configuration, runsScheduler: runsScheduler)
   } catch {
     await backends.shutdown()
     throw error

@@ -1,0 +1,65 @@
+import Foundation
+import HayonModel
+import HayonPublish
+import HayonRPC
+import PlatformSandbox
+import Testing
+
+@testable import PublishService
+
+/// The scheduler driven tick by tick (no background loop), over real RPC and the sandbox.
+@Suite("Scheduler, tick by tick", .serialized)
+struct SchedulerTests {
+  @Test("claims are bounded per platform and per account; the rest wait for the next tick")
+  func boundedFanOut() async throws {
+    try await withPublishStack(runsScheduler: false, configure: {
+      $0.maximumInFlightPerPlatform = 3
+      $0.maximumInFlightPerAccount = 2
+    }) { stack in
+      let aliceDid = try await stack.backends.connectBluesky(userId: "alice", handle: "alice.test")
+      let bobDid = try await stack.backends.connectBluesky(userId: "bob", handle: "bob.test")
+      var ids: [(String, String)] = []
+      for number in 0..<4 {
+        for user in ["alice", "bob"] {
+          let post = try await stack.posts.createPost(.init(userId: user, text: "\(user) \(number)", platforms: [.bluesky]))
+          ids.append((user, post.id))
+        }
+      }
+      let first = await stack.scheduler.tick()
+      #expect(first.claimed == 3)
+      await stack.scheduler.idle()
+      var published = 0
+      for (user, id) in ids where try await stack.posts.getPost(.init(userId: user, postId: id)).status == .published {
+        published += 1
+      }
+      #expect(published == 3)
+      // At most 2 of one account were in that first claim.
+      let sandbox = stack.backends.sandbox
+      #expect(sandbox.bluesky.posts(did: aliceDid).count <= 2 && sandbox.bluesky.posts(did: bobDid).count <= 2)
+      var ticks = 1
+      while sandbox.bluesky.posts(did: aliceDid).count + sandbox.bluesky.posts(did: bobDid).count < 8 {
+        let report = await stack.scheduler.tick()
+        #expect(report.claimed <= 3)
+        await stack.scheduler.idle()
+        ticks += 1
+        try #require(ticks < 20)
+      }
+      #expect(ticks == 3)
+      #expect(await stack.scheduler.tick().claimed == 0)
+    }
+  }
+
+  @Test("out of attempts on transient errors: failed, with the reason and the count")
+  func attemptsExhausted() async throws {
+    try await withPublishStack(configure: { $0.retry = RetryPolicy(maximumAttempts: 3, baseDelay: 0.05, maximumDelay: 0.1) }) { stack in
+      let did = try await stack.backends.connectBluesky(userId: "alice", handle: "alice.test")
+      stack.backends.sandbox.failNext(10, pathPrefix: "/xrpc/com.atproto.repo.createRecord", status: 502)
+      let created = try await stack.posts.createPost(.init(userId: "alice", text: "doomed", platforms: [.bluesky]))
+      let post = try await stack.waitFor(created.id, userId: "alice") { $0.status == .failed }
+      let target = try #require(post.target(.bluesky))
+      #expect(target.state == .failed && target.attempts == 3)
+      #expect(target.lastError == "gave up after 3 attempts: HTTP 502 UpstreamFailure: Upstream Failure")
+      #expect(stack.backends.sandbox.bluesky.posts(did: did).isEmpty)
+    }
+  }
+}
