@@ -43,10 +43,12 @@ struct Publisher: Sendable {
     guard leaseUntil.timeIntervalSince(clock.now) >= configuration.minimumLeaseLeft else {
       return .transient("the attempt started too late in its lease; nothing was sent", notBefore: nil)
     }
-    return await post(target, text: text, lease: lease, isSecondTry: false)
+    return await post(target, text: text, lease: lease, leaseUntil: leaseUntil, isSecondTry: false)
   }
 
-  private func post(_ target: TargetRecord, text: String, lease: Connections.CredentialLease, isSecondTry: Bool) async -> AttemptOutcome {
+  private func post(
+    _ target: TargetRecord, text: String, lease: Connections.CredentialLease, leaseUntil: Date, isSecondTry: Bool
+  ) async -> AttemptOutcome {
     do {
       switch target.platform {
       case .bluesky: return try await postBluesky(text: text, lease: lease)
@@ -87,7 +89,11 @@ struct Publisher: Sendable {
           return .held("\(target.platform.displayName) needs to be connected again (\(error.summary))")
         }
         switch await leaseCredential(target) {
-        case .success(let fresh): return await post(target, text: text, lease: fresh, isSecondTry: true)
+        case .success(let fresh):
+          guard leaseUntil.timeIntervalSince(clock.now) >= configuration.minimumLeaseLeft else {
+            return .transient("the credential was refreshed too late in the lease; nothing was sent", notBefore: nil)
+          }
+          return await post(target, text: text, lease: fresh, leaseUntil: leaseUntil, isSecondTry: true)
         case .failure(let failure): return failure.outcome
         }
       case .transient:
