@@ -49,17 +49,25 @@ struct SchedulerTests {
     }
   }
 
-  @Test("out of attempts on transient errors: failed, with the reason and the count")
+  @Test("out of attempts: failed when nothing can have been posted (429s), unknown after 5xx answers to the create call")
   func attemptsExhausted() async throws {
     try await withPublishStack(configure: { $0.retry = RetryPolicy(maximumAttempts: 3, baseDelay: 0.05, maximumDelay: 0.1) }) { stack in
       let did = try await stack.backends.connectBluesky(userId: "alice", handle: "alice.test")
-      stack.backends.sandbox.failNext(10, pathPrefix: "/xrpc/com.atproto.repo.createRecord", status: 502)
+      let sandbox = stack.backends.sandbox
+      sandbox.failNext(3, pathPrefix: "/xrpc/com.atproto.repo.createRecord", status: 502)
       let created = try await stack.posts.createPost(.init(userId: "alice", text: "doomed", platforms: [.bluesky]))
-      let post = try await stack.waitFor(created.id, userId: "alice") { $0.status == .failed }
+      let post = try await stack.waitFor(created.id, userId: "alice") { $0.target(.bluesky)?.state.isSettled == true }
       let target = try #require(post.target(.bluesky))
-      #expect(target.state == .failed && target.attempts == 3)
-      #expect(target.lastError == "gave up after 3 attempts: HTTP 502 UpstreamFailure: Upstream Failure")
-      #expect(stack.backends.sandbox.bluesky.posts(did: did).isEmpty)
+      #expect(target.state == .unknown && target.attempts == 3)
+      #expect(target.lastError?.hasPrefix("gave up after 3 attempts: HTTP 502 UpstreamFailure: Upstream Failure; a server error") == true)
+
+      sandbox.clock.set(Date())
+      sandbox.failNext(3, pathPrefix: "/xrpc/com.atproto.repo.createRecord", status: 429, retryAfterSeconds: 0)
+      let limited = try await stack.posts.createPost(.init(userId: "alice", text: "throttled", platforms: [.bluesky]))
+      let failed = try await stack.waitFor(limited.id, userId: "alice") { $0.target(.bluesky)?.state.isSettled == true }
+      #expect(failed.target(.bluesky)?.state == .failed && failed.target(.bluesky)?.attempts == 3)
+      #expect(failed.target(.bluesky)?.lastError?.hasPrefix("gave up after 3 attempts: rate limited") == true)
+      #expect(sandbox.bluesky.posts(did: did).isEmpty)
     }
   }
 }

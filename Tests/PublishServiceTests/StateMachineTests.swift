@@ -47,6 +47,15 @@ struct StateMachineTests {
     limited = try #require(
       TargetMachine.finish(limited, token: "r", outcome: .transient("429", notBefore: start + 300), policy: policy, random: 0, now: start))
     #expect(limited.state == .retrying && limited.wakeAt == start + 300)
+
+    // 5xx answers to the create call are retried the same way, but may have posted: unknown at the end.
+    var server = fresh()
+    for attempt in 1...3 {
+      server = try TargetMachine.claim(server, now: start, leaseUntil: start + 60, token: "s\(attempt)")
+      server = try #require(
+        TargetMachine.finish(server, token: "s\(attempt)", outcome: .serverError("HTTP 500"), policy: policy, random: 0, now: start))
+    }
+    #expect(server.state == .unknown && server.lastError?.hasPrefix("gave up after 3 attempts: HTTP 500") == true)
     #expect(policy.delay(afterAttempt: 1, random: 0) == 1 && policy.delay(afterAttempt: 10, random: 1) == 60)
   }
 

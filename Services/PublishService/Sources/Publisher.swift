@@ -97,6 +97,7 @@ struct Publisher: Sendable {
         case .failure(let failure): return failure.outcome
         }
       case .transient:
+        if let status = error.status, status >= 500 { return .serverError(error.summary) }
         return .transient(error.summary, notBefore: nil)
       case .rateLimited(let until):
         return .transient("rate limited (\(error.summary))", notBefore: until)

@@ -94,6 +94,9 @@ enum AttemptOutcome: Sendable, Hashable {
   /// Nothing was posted and trying again later may work; `notBefore` is a reset the platform
   /// announced (429).
   case transient(String, notBefore: Date?)
+  /// A 5xx answer to the create call: retried like a transient failure, but the platform may
+  /// have made the post before failing, so running out of attempts ends `unknown`, not `failed`.
+  case serverError(String)
   /// The platform refused the post itself: trying again will not help.
   case rejected(String)
   /// The request may have reached the platform without an answer.
@@ -157,11 +160,20 @@ enum TargetMachine {
       return next
     case _ where !current:
       return nil
-    case .transient(let reason, let notBefore):
+    case .transient, .serverError:
+      let (reason, notBefore, mayHavePosted): (String, Date?, Bool) =
+        switch outcome {
+        case .transient(let reason, let notBefore): (reason, notBefore, false)
+        case .serverError(let reason): (reason, nil, true)
+        default: ("", nil, false)
+        }
       let used = target.attempts - target.roundStart
       if used >= policy.maximumAttempts {
-        next.state = .failed
-        next.lastError = "gave up after \(used) attempts: \(reason)"
+        next.state = mayHavePosted ? .unknown : .failed
+        next.lastError =
+          mayHavePosted
+          ? "gave up after \(used) attempts: \(reason); a server error can come after the post was made, so check before retrying"
+          : "gave up after \(used) attempts: \(reason)"
         return next
       }
       var wake = now.addingTimeInterval(policy.delay(afterAttempt: used, random: random))
