@@ -27,6 +27,13 @@ public final class Scheduler: Sendable {
     var tokens: Set<String> = []
     var tasks: [String: Task<Void, Never>] = [:]
     var nextHeldPoll = Date.distantPast
+    var nextSweep = Date.distantPast
+    /// The run loop waiting between ticks, and a wake-up that arrived while it was not.
+    var sleeper: CheckedContinuation<Void, Never>?
+    var woken = false
+    /// The last claim filled a platform's capacity: more may be due, so a finished attempt
+    /// wakes the loop instead of leaving its slot idle until the next tick.
+    var saturated = false
   }
 
   let store: PublishStore
@@ -61,9 +68,43 @@ public final class Scheduler: Sendable {
   public func run() async {
     while !Task.isCancelled {
       await tick()
-      try? await Task.sleep(for: configuration.tickInterval)
+      await pause()
     }
     await idle()
+  }
+
+  /// Waits for the tick interval, or less when a finished attempt freed capacity that due
+  /// targets are waiting for.
+  private func pause() async {
+    let interval = configuration.tickInterval
+    let timer = Task { [weak self] in
+      try? await Task.sleep(for: interval)
+      self?.wake()
+    }
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let now = state.withLock { state -> Bool in
+        if state.woken {
+          state.woken = false
+          return true
+        }
+        state.sleeper = continuation
+        return false
+      }
+      if now { continuation.resume() }
+    }
+    timer.cancel()
+  }
+
+  private func wake() {
+    let sleeper = state.withLock { state -> CheckedContinuation<Void, Never>? in
+      guard let sleeper = state.sleeper else {
+        state.woken = true
+        return nil
+      }
+      state.sleeper = nil
+      return sleeper
+    }
+    sleeper?.resume()
   }
 
   /// What one tick did.
@@ -76,10 +117,18 @@ public final class Scheduler: Sendable {
   @discardableResult
   public func tick() async -> TickReport {
     var report = TickReport()
-    do {
-      report.expired = try await sweep()
-    } catch {
-      logger.error("lease sweep failed", ["cause": "\(error)"])
+    let sweepDue = state.withLock { state in
+      guard clock.now >= state.nextSweep else { return false }
+      state.nextSweep = clock.now.addingTimeInterval(Double(configuration.tickInterval.components.seconds)
+        + Double(configuration.tickInterval.components.attoseconds) / 1e18)
+      return true
+    }
+    if sweepDue {
+      do {
+        report.expired = try await sweep()
+      } catch {
+        logger.error("lease sweep failed", ["cause": "\(error)"])
+      }
     }
     let pollHeld = state.withLock { state in
       guard clock.now >= state.nextHeldPoll else { return false }
@@ -211,6 +260,7 @@ public final class Scheduler: Sendable {
       for post in posts { try transaction.refreshStatus(postId: post, now: now) }
       return claimed
     }
+    if claimed.count == capacity { state.withLock { $0.saturated = true } }
     for target in claimed { start(target) }
     return claimed.count
   }
@@ -230,6 +280,7 @@ public final class Scheduler: Sendable {
           state.tokens.remove(token)
           state.tasks[token] = nil
         }
+        if self.state.withLock({ state in defer { state.saturated = false }; return state.saturated }) { self.wake() }
       }
     }
   }
@@ -263,7 +314,13 @@ public final class Scheduler: Sendable {
           var posts: Set<String> = [next.postId]
           if case .held(let reason) = outcome {
             // The account needs reconnection: its other waiting targets wait for that too.
-            let waiting = try transaction.query([Field("account") == .string(next.account)], limit: 1000)
+            let waiting =
+              try transaction.query(
+                [Field("account") == .string(next.account), Field("state") == .string(Posts.TargetState.scheduled.rawValue)],
+                limit: 1000)
+              + transaction.query(
+                [Field("account") == .string(next.account), Field("state") == .string(Posts.TargetState.retrying.rawValue)],
+                limit: 1000)
             for var other in waiting where other.id != id {
               guard let held = TargetMachine.hold(other.value, reason: reason, now: now) else { continue }
               other.value = held
