@@ -51,7 +51,7 @@ struct Publisher: Sendable {
   ) async -> AttemptOutcome {
     do {
       switch target.platform {
-      case .bluesky: return try await postBluesky(text: text, lease: lease)
+      case .bluesky: return try await postBluesky(text: text, lease: lease, leaseUntil: leaseUntil)
       case .mastodon: return try await postMastodon(target, text: text, lease: lease)
       case .tumblr, .facebook, .instagram, .threads:
         return .rejected("publishing to \(target.platform.displayName) is not available yet")
@@ -109,13 +109,21 @@ struct Publisher: Sendable {
     }
   }
 
-  private func postBluesky(text: String, lease: Connections.CredentialLease) async throws(PlatformError) -> AttemptOutcome {
+  /// Mentions resolved per post, at most (each is one request before the create call).
+  static let maximumMentions = 10
+
+  private func postBluesky(
+    text: String, lease: Connections.CredentialLease, leaseUntil: Date
+  ) async throws(PlatformError) -> AttemptOutcome {
     guard let pds = URL(string: lease.serviceUrl) else { return .rejected("the account's PDS address is unusable") }
     let rich = BlueskyRichText(text)
     var dids: [String: String] = [:]
-    for handle in rich.handles {
+    for handle in rich.handles.prefix(Self.maximumMentions) {
       // An unresolvable handle leaves the text plain; it never blocks the post.
       if let did = try? await bluesky.resolveHandle(pds: pds, handle: handle) { dids[handle] = did }
+    }
+    guard leaseUntil.timeIntervalSince(clock.now) >= configuration.minimumLeaseLeft else {
+      return .transient("resolving mentions took too long; nothing was sent", notBefore: nil)
     }
     let record = try await bluesky.createPost(
       pds: pds, accessJwt: lease.accessToken, repo: lease.platformId, text: text, facets: rich.facets(resolving: dids),
