@@ -89,6 +89,26 @@ struct PublishFlowTests {
       #expect(done.target(.bluesky)?.platformPostId == partial.target(.bluesky)?.platformPostId)
       #expect(sandbox.bluesky.posts(did: did).count == 1)
       #expect(sandbox.mastodon.statuses(accountId: mastodonId).count == 1)
+      let keys = sandbox.requests().filter { $0.path == "/api/v1/statuses" }.compactMap { $0.header("idempotency-key") }
+      #expect(keys.count == 2 && Set(keys).count == 1, "the retry must send the same Idempotency-Key")
+    }
+  }
+
+  @Test("Mastodon: lost answer → unknown; RetryPost sends the same Idempotency-Key and gets the status already made")
+  func mastodonLostAnswerThenRetry() async throws {
+    try await withPublishStack { stack in
+      let sandbox = stack.backends.sandbox
+      let mastodonId = try await stack.backends.connectMastodon(userId: "alice", username: "alice")
+      sandbox.dropResponseNext(1, pathPrefix: "/api/v1/statuses")
+      let created = try await stack.posts.createPost(.init(userId: "alice", text: "once only", platforms: [.mastodon]))
+      let unknown = try await stack.waitFor(created.id, userId: "alice") { $0.target(.mastodon)?.state == .unknown }
+      #expect(unknown.target(.mastodon)?.lastError?.contains("check before retrying") == true)
+      #expect(sandbox.mastodon.statuses(accountId: mastodonId).count == 1)
+      _ = try await stack.posts.retryPost(.init(userId: "alice", postId: created.id))
+      let done = try await stack.waitFor(created.id, userId: "alice") { $0.status == .published }
+      let statuses = sandbox.mastodon.statuses(accountId: mastodonId)
+      #expect(statuses.count == 1)
+      #expect(done.target(.mastodon)?.platformPostId == statuses.first?.id)
     }
   }
 

@@ -26,6 +26,7 @@ import PublishService
 //   PUBLISH_MAX_ATTEMPTS       attempts per round before a target fails (default 5)
 //   PUBLISH_HELD_POLL_SECONDS  how often held targets check for a reconnection (default 30)
 //   PUBLISH_MAX_IN_FLIGHT_PER_PLATFORM, PUBLISH_MAX_IN_FLIGHT_PER_ACCOUNT   (defaults 32, 4)
+//   PUBLISH_PLATFORM_TIMEOUT_SECONDS  a create-post call's time limit (default 15; under a third of the lease)
 //   PUBLISH_SERVICE_TLS_CERT, PUBLISH_SERVICE_TLS_KEY, PUBLISH_SERVICE_TLS_CLIENT_CA   TLS as elsewhere
 //   HAYON_LOG_LEVEL            debug | info | notice | warning | error (default info)
 
@@ -58,7 +59,8 @@ let settings = ServiceEnvironment.load(program: program, ProcessInfo.processInfo
     maximumInFlightPerPlatform: try environment.integer("PUBLISH_MAX_IN_FLIGHT_PER_PLATFORM", default: 32, in: 1...1000),
     maximumInFlightPerAccount: try environment.integer("PUBLISH_MAX_IN_FLIGHT_PER_ACCOUNT", default: 4, in: 1...1000),
     heldPollInterval: TimeInterval(try environment.integer("PUBLISH_HELD_POLL_SECONDS", default: 30, in: 1...86_400)),
-    hostPolicy: HostPolicy(allowList: allowList))
+    hostPolicy: HostPolicy(allowList: allowList),
+    platformTimeout: .seconds(try environment.integer("PUBLISH_PLATFORM_TIMEOUT_SECONDS", default: min(15, lease / 3), in: 1...max(1, lease / 3))))
   return Settings(
     server: server,
     authService: try environment.rpcTarget("AUTH_SERVICE_ADDRESS", default: "127.0.0.1:50052", credential: credential),

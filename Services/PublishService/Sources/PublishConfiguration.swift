@@ -25,12 +25,16 @@ public struct PublishConfiguration: Sendable {
   public var maximumScheduleAhead: TimeInterval
   /// Mastodon statuses' visibility (nil: the account's default).
   public var mastodonVisibility: String?
+  /// How long a create-post call may take before its outcome is unknown. Keep it well under
+  /// `minimumLeaseLeft`.
+  public var platformTimeout: Duration
 
   public init(
     tickInterval: Duration = .seconds(1), leaseDuration: TimeInterval = 120, minimumLeaseLeft: TimeInterval = 40,
     retry: RetryPolicy = RetryPolicy(), maximumInFlightPerPlatform: Int = 32, maximumInFlightPerAccount: Int = 4,
     heldPollInterval: TimeInterval = 30, hostPolicy: HostPolicy = HostPolicy(), instanceLimitTTL: TimeInterval = 3600,
-    maximumScheduleAhead: TimeInterval = 2 * 366 * 86_400, mastodonVisibility: String? = nil
+    maximumScheduleAhead: TimeInterval = 2 * 366 * 86_400, mastodonVisibility: String? = nil,
+    platformTimeout: Duration = .seconds(15)
   ) {
     self.tickInterval = tickInterval
     self.leaseDuration = leaseDuration
@@ -43,5 +47,6 @@ public struct PublishConfiguration: Sendable {
     self.instanceLimitTTL = instanceLimitTTL
     self.maximumScheduleAhead = maximumScheduleAhead
     self.mastodonVisibility = mastodonVisibility
+    self.platformTimeout = platformTimeout
   }
 }

@@ -127,7 +127,7 @@ struct Publisher: Sendable {
     }
     let record = try await bluesky.createPost(
       pds: pds, accessJwt: lease.accessToken, repo: lease.platformId, text: text, facets: rich.facets(resolving: dids),
-      createdAt: clock.now)
+      createdAt: clock.now, timeout: configuration.platformTimeout)
     return .published(platformPostId: record.uri, url: record.webURL)
   }
 
@@ -135,7 +135,7 @@ struct Publisher: Sendable {
     guard let instance = URL(string: lease.serviceUrl) else { return .rejected("the account's instance address is unusable") }
     let status = try await mastodon.postStatus(
       instance: instance, accessToken: lease.accessToken, status: text, idempotencyKey: target.idempotencyKey,
-      visibility: configuration.mastodonVisibility)
+      visibility: configuration.mastodonVisibility, timeout: configuration.platformTimeout)
     return .published(platformPostId: status.id, url: status.url)
   }
 

@@ -94,7 +94,7 @@ extension BlueskyClient {
   /// here. `ExpiredToken` is `accessExpired` (refresh the session, then try once more).
   public func createPost(
     pds: URL, accessJwt: String, repo: String, text: String, facets: [BlueskyFacet], createdAt: Date,
-    langs: [String]? = nil
+    langs: [String]? = nil, timeout: Duration = .seconds(15)
   ) async throws(PlatformError) -> BlueskyCreatedRecord {
     let record = PostRecord(
       text: text, createdAt: Timestamp(createdAt).iso8601, facets: facets.isEmpty ? nil : facets, langs: langs)
@@ -106,9 +106,11 @@ extension BlueskyClient {
     } catch {
       throw PlatformError(platform: .bluesky, classification: .rejected, status: nil, name: nil, message: "could not encode the post")
     }
+    var timed = request
+    timed.timeout = timeout
     let response: PlatformHTTPResponse
     do {
-      response = try await http.send(request)
+      response = try await http.send(timed)
     } catch {
       throw PlatformError(platform: .bluesky, transport: error, requestWasIdempotent: false)
     }

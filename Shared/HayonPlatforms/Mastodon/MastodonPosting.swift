@@ -29,13 +29,15 @@ extension MastodonClient {
   /// and answers a repeat with the status it already made. Still, a request that may have been
   /// received without an answer is `unknownOutcome`: the caller decides, not this client.
   public func postStatus(
-    instance: URL, accessToken: String, status: String, idempotencyKey: String, visibility: String? = nil
+    instance: URL, accessToken: String, status: String, idempotencyKey: String, visibility: String? = nil,
+    timeout: Duration = .seconds(15)
   ) async throws(PlatformError) -> MastodonStatus {
     var fields = [("status", status)]
     if let visibility { fields.append(("visibility", visibility)) }
-    let request = PlatformHTTPRequest.form(
+    var request = PlatformHTTPRequest.form(
       "POST", instance.appendingPathComponent("api/v1/statuses"), fields: fields,
       headers: [("Authorization", "Bearer \(accessToken)"), ("Idempotency-Key", idempotencyKey)])
+    request.timeout = timeout
     let response: PlatformHTTPResponse
     do {
       response = try await http.send(request)

@@ -135,7 +135,8 @@ final class Backends: Sendable {
     PublishConfiguration(
       tickInterval: .milliseconds(50), leaseDuration: 30, minimumLeaseLeft: 10,
       retry: RetryPolicy(maximumAttempts: 4, baseDelay: 0.2, maximumDelay: 2), maximumInFlightPerPlatform: 8,
-      maximumInFlightPerAccount: 2, heldPollInterval: 0.2, hostPolicy: HostPolicy(allowList: [sandboxHost]))
+      maximumInFlightPerAccount: 2, heldPollInterval: 0.2, hostPolicy: HostPolicy(allowList: [sandboxHost]),
+      platformTimeout: .seconds(2))
   }
 }
 
