@@ -230,12 +230,16 @@ struct PublishFlowTests {
       let account = try await stack.backends.accounts.getAccount(.init(userId: "alice"))
       #expect(account[.mastodon].needsReconnection)
       _ = try await stack.waitFor(second.id, userId: "alice") { $0.target(.mastodon)?.state == .held }
+      // A post made while the account needs reconnection starts held.
+      let third = try await stack.posts.createPost(.init(userId: "alice", text: "held three", platforms: [.mastodon]))
+      #expect(third.target(.mastodon)?.state == .held && third.status == .scheduled)
       #expect(sandbox.mastodon.statuses(accountId: mastodonId).isEmpty)
 
       try await stack.backends.linkMastodon(userId: "alice", accountId: mastodonId)
-      _ = try await stack.waitFor(first.id, userId: "alice") { $0.status == .published }
-      _ = try await stack.waitFor(second.id, userId: "alice") { $0.status == .published }
-      #expect(Set(sandbox.mastodon.statuses(accountId: mastodonId).map(\.text)) == ["held one", "held two"])
+      for post in [first, second, third] {
+        _ = try await stack.waitFor(post.id, userId: "alice") { $0.status == .published }
+      }
+      #expect(Set(sandbox.mastodon.statuses(accountId: mastodonId).map(\.text)) == ["held one", "held two", "held three"])
     }
   }
 
