@@ -213,7 +213,10 @@ let package = Package(
     ),
     .testTarget(
       name: "AuthServiceTests",
-      dependencies: ["AuthService", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2"],
+      dependencies: [
+        "AuthService", "AccountService", "PlatformSandbox", "HayonPlatforms", "HayonAuth", "HayonAccount", "HayonRPC",
+        "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2",
+      ],
       path: "Tests/AuthServiceTests",
       swiftSettings: swiftSettings
     ),
