@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
+    .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
   ],
@@ -178,6 +179,19 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<sandbox-targets>>
+    // Offline emulators of the social platforms (tests and local runs only).
+    .target(
+      name: "PlatformSandbox",
+      dependencies: ["HayonHTTP1", "HayonHTTP2", "HayonCrypto"],
+      path: "Tests/PlatformSandbox",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "PlatformSandboxExecutable",
+      dependencies: ["PlatformSandbox", "HayonHTTP2", "HayonRuntime"],
+      path: "Tests/PlatformSandboxExecutable",
+      swiftSettings: swiftSettings
+    ),
 
     // Tests.
     .testTarget(
@@ -209,6 +223,12 @@ let package = Package(
       name: "HayonPlatformsTests",
       dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel"],
       path: "Tests/HayonPlatformsTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "PlatformSandboxTests",
+      dependencies: ["PlatformSandbox", "HayonHTTP1", "HayonHTTP2", "HayonCrypto"],
+      path: "Tests/PlatformSandboxTests",
       swiftSettings: swiftSettings
     ),
     .testTarget(
