@@ -41,10 +41,12 @@ struct BlueskyConnectionTests {
     try await withConnections { h in
       h.sandbox.bluesky.addAccount(handle: "alice.bsky.social", password: "zzzz-zzzz-zzzz-zzzz")
       await expectRPCError(.unauthenticated, "Bluesky did not accept that identifier and app password") {
-        try await h.connectBluesky("user-1")
+        _ = try await h.connectBluesky("user-1")
       }
-      #expect(try await h.account("user-1", .bluesky).connected == false)
-      #expect(try await h.store.query(AuthStore.vault, where: [], orderBy: [], limit: 10).items.isEmpty)
+      let observed46 = try await h.account("user-1", .bluesky).connected == false
+      #expect(observed46)
+      let observed47 = try await h.store.query(AuthStore.vault, where: [], orderBy: [], limit: 10).items.isEmpty
+      #expect(observed47)
     }
   }
 
@@ -53,8 +55,9 @@ struct BlueskyConnectionTests {
       h.sandbox.bluesky.addAccount(handle: "alice.bsky.social", password: samplePassword, requiresAuthFactor: true)
       await expectRPCError(
         .failedPrecondition, "this account requires a sign-in code; use an app password", reason: .signInCodeRequired
-      ) { try await h.connectBluesky("user-1") }
-      #expect(try await h.account("user-1", .bluesky).connected == false)
+      ) { _ = try await h.connectBluesky("user-1") }
+      let observed57 = try await h.account("user-1", .bluesky).connected == false
+      #expect(observed57)
     }
   }
 
@@ -62,11 +65,12 @@ struct BlueskyConnectionTests {
     try await withConnections { h in
       h.sandbox.bluesky.addAccount(handle: "alice.bsky.social", password: samplePassword)
       h.sandbox.failNext(1, pathPrefix: "/xrpc/com.atproto.server.createSession", status: 429, retryAfterSeconds: 120)
-      let error = await expectRPCError(.resourceExhausted, reason: .rateLimited) { try await h.connectBluesky("user-1") }
+      let refusal = await expectRPCError(.resourceExhausted, reason: .rateLimited) { _ = try await h.connectBluesky("user-1") }
       let reset = Timestamp(h.sandbox.clock.now.addingTimeInterval(120)).iso8601
-      #expect(error?.metadata[Connections.ErrorReason.retryAfterMetadataKey] == reset)
-      #expect(error?.message == "Bluesky is rate limiting sign-ins; try again after \(reset)")
-      #expect(try await h.account("user-1", .bluesky).connected == false)
+      #expect(refusal?.metadata[Connections.ErrorReason.retryAfterMetadataKey] == reset)
+      #expect(refusal?.message == "Bluesky is rate limiting sign-ins; try again after \(reset)")
+      let observed69 = try await h.account("user-1", .bluesky).connected == false
+      #expect(observed69)
     }
   }
 
@@ -99,6 +103,8 @@ struct BlueskyConnectionTests {
       let request = Connections.AccountRequest(userId: "user-1", platform: .bluesky)
       let first = try await h.connections.leaseCredential(request)
       h.sandbox.bluesky.expireAccessTokens(did: did)
+      // A second later, so the new access JWT differs from the old one (same claims otherwise).
+      h.advance(seconds: 1)
       let report = Connections.ReportCredentialRejectedRequest(userId: "user-1", platform: .bluesky, reason: .expired)
       #expect(try await h.connections.reportCredentialRejected(report).recovered)
       #expect(h.sandbox.bluesky.refreshCount(did: did) == 1)

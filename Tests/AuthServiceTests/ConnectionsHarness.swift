@@ -41,7 +41,7 @@ struct ConnectionsHarness {
   var sandboxURL: String { sandbox.baseURL }
 
   func account(_ userId: String, _ platform: Platform) async throws -> Accounts.PlatformAccount {
-    try await accounts.getAccount(Accounts.GetAccountRequest(userId: userId))[platform: platform]
+    try await accounts.getAccount(Accounts.GetAccountRequest(userId: userId))[platform]
   }
 
   /// Advances both clocks: the sandbox's (token lifetimes) and auth-service's (refresh margin).

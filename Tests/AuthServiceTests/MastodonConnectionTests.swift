@@ -152,7 +152,8 @@ struct MastodonConnectionTests {
         }
       }
       #expect(h.sandbox.requests().isEmpty)
-      #expect(try await h.store.query(AuthStore.pendingFlows, where: [], orderBy: [], limit: 10).items.isEmpty)
+      let observed155 = try await h.store.query(AuthStore.pendingFlows, where: [], orderBy: [], limit: 10).items.isEmpty
+      #expect(observed155)
     }
   }
 
