@@ -15,6 +15,9 @@ public struct BlueskyPostRecord: Sendable, Hashable {
   public var createdAt: String
   /// The whole record as raw JSON (keys sorted).
   public var recordJSON: String
+
+  /// `facetsJSON` as UTF-8 bytes.
+  public var facets: Data? { facetsJSON.map { Data($0.utf8) } }
 }
 
 /// The Bluesky PDS emulator (`/xrpc/…`), per platforms.md §1 and §8.1: app-password sessions
@@ -26,6 +29,8 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
   static let refreshGrace = 2 * 3600
   static let createSessionLimit = 30
   static let createSessionWindow = 300
+  /// Points a createRecord costs against the repo-write limits.
+  static let createPoints = 3
 
   struct Account: Sendable {
     var did: String
@@ -39,6 +44,7 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
 
   struct AccessRecord: Sendable {
     var did: String
+    var exp: Int
     var expired = false
     var revoked = false
   }
@@ -75,6 +81,16 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
     var refreshCounts: [String: Int] = [:]
     var posts: [String: [BlueskyPostRecord]] = [:]
     var lastTID: UInt64 = 0
+    var writeLimits = (hour: 5000, day: 35000)
+    var writeWindows: [String: WriteWindows] = [:]
+  }
+
+  /// Repo-write points of one DID in its hourly and daily windows (each starts at its first write).
+  struct WriteWindows: Sendable {
+    var hourStart: Int
+    var hourPoints = 0
+    var dayStart: Int
+    var dayPoints = 0
   }
 
   private let clock: SandboxClock
@@ -140,6 +156,12 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
   /// Sessions of `did` that were neither deleted nor revoked.
   public func liveSessionCount(did: String) -> Int {
     state.withLock { state in state.families.values.filter { $0.did == did && !$0.revoked }.count }
+  }
+
+  /// The per-DID repo-write limits in points (createRecord costs 3). Defaults: 5000 per hour,
+  /// 35000 per day, as the reference PDS.
+  public func setRepoWriteLimits(pointsPerHour: Int, pointsPerDay: Int) {
+    state.withLock { $0.writeLimits = (hour: max(0, pointsPerHour), day: max(0, pointsPerDay)) }
   }
 
   /// Posts created for `did`, oldest first.
@@ -384,7 +406,30 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
     let facetsJSON = (record["facets"] as? [Any]).map { String(decoding: SandboxHTTP.encode($0), as: UTF8.self) }
     let cid = Self.cid(Array(recordJSON.utf8))
     let micros = UInt64(max(0, clock.now.timeIntervalSince1970 * 1_000_000))
-    let post = state.withLock { state -> BlueskyPostRecord in
+    let now = clock.unixSeconds
+    var rateHeaders = HTTPFields()
+    let created = state.withLock { state -> BlueskyPostRecord? in
+      var windows = state.writeWindows[account.did] ?? WriteWindows(hourStart: now, dayStart: now)
+      if now >= windows.hourStart + 3600 { (windows.hourStart, windows.hourPoints) = (now, 0) }
+      if now >= windows.dayStart + 86_400 { (windows.dayStart, windows.dayPoints) = (now, 0) }
+      let limits = state.writeLimits
+      let dayExhausted = windows.dayPoints + Self.createPoints > limits.day
+      let allowed = !dayExhausted && windows.hourPoints + Self.createPoints <= limits.hour
+      if allowed {
+        windows.hourPoints += Self.createPoints
+        windows.dayPoints += Self.createPoints
+      }
+      state.writeWindows[account.did] = windows
+      // The headers describe the window closest to exhaustion.
+      let (limit, used, start, length) =
+        dayExhausted || limits.day - windows.dayPoints < limits.hour - windows.hourPoints
+        ? (limits.day, windows.dayPoints, windows.dayStart, 86_400)
+        : (limits.hour, windows.hourPoints, windows.hourStart, 3600)
+      rateHeaders.add("RateLimit-Limit", String(limit))
+      rateHeaders.add("RateLimit-Remaining", String(max(0, limit - used)))
+      rateHeaders.add("RateLimit-Reset", String(start + length))
+      rateHeaders.add("RateLimit-Policy", "\(limit);w=\(length)")
+      guard allowed else { return nil }
       let tid = max(micros, state.lastTID + 1)
       state.lastTID = tid
       let rkey = Self.tid(micros: tid)
@@ -395,12 +440,15 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
       state.posts[account.did, default: []].append(post)
       return post
     }
+    guard let post = created else {
+      return Self.error(429, "RateLimitExceeded", "Rate Limit Exceeded", headers: rateHeaders)
+    }
     return SandboxHTTP.json(
       200,
       [
         "uri": post.uri, "cid": post.cid, "validationStatus": "valid",
         "commit": ["cid": Self.cid(Array(post.uri.utf8)), "rev": post.rkey],
-      ])
+      ], headers: rateHeaders)
   }
 
   /// The lexicon checks of §8.1 item 6; nil when the record is valid, else the message tail.
@@ -466,11 +514,9 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
 
   /// Verifies the bearer JWT's signature, type, and expiry; returns its claims.
   private func verify(_ request: HTTPRequest, typ expectedType: String) -> Result<[String: Any], TokenFailure> {
-    guard request.headers["authorization"] != nil else {
-      return .failure(TokenFailure(response: Self.error(401, "AuthMissing", "Authentication Required")))
-    }
+    // As the reference PDS: anything but `Bearer <token>` counts as no credentials at all.
     guard let token = SandboxHTTP.bearerToken(request) else {
-      return .failure(TokenFailure(response: Self.error(400, "InvalidToken", "Token could not be verified")))
+      return .failure(TokenFailure(response: Self.error(401, "AuthMissing", "Authentication Required")))
     }
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),
@@ -527,10 +573,19 @@ public final class BlueskyEmulator: Sendable, SandboxPlatform {
         "scope": "com.atproto.refresh", "sub": did, "aud": audience, "jti": jti, "iat": now,
         "exp": now + Self.refreshLifetime,
       ])
-    state.access[access] = AccessRecord(did: did)
+    Self.prune(&state, now: now)
+    state.access[access] = AccessRecord(did: did, exp: now + Self.accessLifetime)
     state.refresh[jti] = RefreshRecord(
       did: did, family: family, exp: now + Self.refreshLifetime, appPassword: appPassword)
     return SessionTokens(accessJwt: access, refreshJwt: refresh)
+  }
+
+  /// Tokens kept before expired ones are forgotten (a long-running sandbox stays bounded).
+  static let pruneThreshold = 20_000
+
+  private static func prune(_ state: inout State, now: Int) {
+    if state.access.count > pruneThreshold { state.access = state.access.filter { $0.value.exp > now } }
+    if state.refresh.count > pruneThreshold { state.refresh = state.refresh.filter { $0.value.exp > now } }
   }
 
   private func sign(typ: String, claims: [String: Any]) -> String {

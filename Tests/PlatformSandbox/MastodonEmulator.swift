@@ -32,6 +32,8 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."
   static let codeLifetime = 600
   static let idempotencyWindow = 3600
+  /// Status creation is limited per account in fixed 3-hour windows.
+  static let statusWindow = 3 * 3600
 
   struct Account: Sendable {
     var id: String
@@ -79,9 +81,12 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     var grants: [String: Grant] = [:]
     var tokens: [String: Token] = [:]
     var statuses: [String: [MastodonStatusRecord]] = [:]
-    var statusJSON: [String: [String: SendableJSON]] = [:]
+    /// The response body of each created status, replayed verbatim for a repeated Idempotency-Key.
+    var statusBodies: [String: [UInt8]] = [:]
     var idempotency: [String: (statusId: String, at: Int)] = [:]
     var maxCharacters = 500
+    var statusLimit = 300
+    var statusWindows: [String: (start: Int, count: Int)] = [:]
     var nextId = 1
     var nextStatusId: UInt64 = 0
   }
@@ -150,6 +155,12 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
 
   public func setMaxCharacters(_ value: Int) { maxCharacters = value }
 
+  /// Statuses an account may create per 3-hour window (default 300, as Mastodon).
+  public var statusesPerThreeHours: Int {
+    get { state.withLock { $0.statusLimit } }
+    set { state.withLock { $0.statusLimit = max(0, newValue) } }
+  }
+
   // MARK: - Routing
 
   func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -158,6 +169,7 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     case ("GET", "/.well-known/oauth-authorization-server"): return metadata()
     case ("GET", "/api/v2/instance"): return instance()
     case ("GET", "/oauth/authorize"): return authorize(request)
+    case ("GET", "/oauth/authorize/native"): return nativeCode(request)
     case ("POST", "/oauth/token"): return token(request)
     case ("POST", "/oauth/revoke"): return revoke(request)
     case ("GET", "/api/v1/accounts/verify_credentials"): return verifyCredentials(request)
@@ -333,12 +345,24 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
       guard let accountId = state.signedIn, state.accounts.contains(where: { $0.id == accountId }) else {
         return SandboxHTTP.html(400, title: "An error has occurred", message: "No account is signed in.")
       }
+      if state.grants.count > 10_000 {
+        state.grants = state.grants.filter { !$0.value.used && now < $0.value.createdAt + Self.codeLifetime }
+      }
       let code = Base64URL.encode(SecureRandom.bytes(32))
       state.grants[code] = Grant(
         clientId: app.clientId, accountId: accountId, redirectUri: redirectUri, scopes: requested, challenge: challenge,
         createdAt: now)
       return redirect([("code", code)])
     }
+  }
+
+  /// Where an out-of-band (`urn:ietf:wg:oauth:2.0:oob`) authorization lands: a page showing
+  /// the code for the user to copy.
+  private func nativeCode(_ request: HTTPRequest) -> HTTPResponse {
+    guard let code = SandboxHTTP.query(request)?["code"], !code.isEmpty, code.utf8.count <= 512 else {
+      return Self.error(404, "Record not found")
+    }
+    return SandboxHTTP.html(200, title: "Authorization code", message: code)
   }
 
   private func token(_ request: HTTPRequest) -> HTTPResponse {
@@ -491,6 +515,9 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     ]
   }
 
+  /// `POST /api/v1/statuses`: authentication, then the statuses rate limit (a fixed window
+  /// aligned to the epoch, counting created statuses), whose `X-RateLimit-*` headers go on every
+  /// answer after authentication.
   private func postStatus(_ request: HTTPRequest) -> HTTPResponse {
     let account: Account
     let token: Token
@@ -499,6 +526,36 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     case .failure(let response): return response
     case .user(let user, let record, let origin): (account, token, base) = (user, record, origin)
     }
+    let now = clock.unixSeconds
+    let windowStart = now - now % Self.statusWindow
+    let (used, limit) = state.withLock { state -> (Int, Int) in
+      let window = state.statusWindows[account.id]
+      return (window?.start == windowStart ? window!.count : 0, state.statusLimit)
+    }
+    guard used < limit else {
+      var response = Self.error(429, "Too many requests")
+      addRateLimitHeaders(&response, remaining: 0, limit: limit, windowStart: windowStart)
+      return response
+    }
+    var response = createStatus(request, account: account, token: token, base: base, windowStart: windowStart)
+    let usedAfter = state.withLock { state in
+      state.statusWindows[account.id].map { $0.start == windowStart ? $0.count : 0 } ?? 0
+    }
+    addRateLimitHeaders(&response, remaining: max(0, limit - usedAfter), limit: limit, windowStart: windowStart)
+    return response
+  }
+
+  private func addRateLimitHeaders(_ response: inout HTTPResponse, remaining: Int, limit: Int, windowStart: Int) {
+    response.headers.set("X-RateLimit-Limit", String(limit))
+    response.headers.set("X-RateLimit-Remaining", String(remaining))
+    response.headers.set(
+      "X-RateLimit-Reset",
+      SandboxHTTP.isoMicroseconds(Date(timeIntervalSince1970: Double(windowStart + Self.statusWindow))))
+  }
+
+  private func createStatus(
+    _ request: HTTPRequest, account: Account, token: Token, base: String, windowStart: Int
+  ) -> HTTPResponse {
     guard let parameters = SandboxHTTP.parameters(request) else {
       return Self.error(400, "Error occurred while parsing request parameters")
     }
@@ -516,13 +573,15 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     let nowSeconds = clock.unixSeconds
 
     if let idempotencyKey {
-      let previous = state.withLock { state -> [String: SendableJSON]? in
+      let previous = state.withLock { state -> [UInt8]? in
         guard let entry = state.idempotency[account.id + "\u{0}" + idempotencyKey],
           nowSeconds < entry.at + Self.idempotencyWindow
         else { return nil }
-        return state.statusJSON[entry.statusId]
+        return state.statusBodies[entry.statusId]
       }
-      if let previous { return SandboxHTTP.json(200, previous.mapValues(\.value)) }
+      if let previous {
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json; charset=utf-8"], body: previous)
+      }
     }
     if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && parameters["media_ids"] == nil {
       return Self.error(422, "Validation failed: Text can't be blank")
@@ -578,9 +637,19 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
         MastodonStatusRecord(
           id: id, text: text, spoilerText: spoiler, visibility: visibility, idempotencyKey: idempotencyKey,
           scheduledAt: scheduledAt.map(SandboxHTTP.isoMilliseconds)))
-      state.statusJSON[id] = json.mapValues(SendableJSON.init)
-      if let idempotencyKey { state.idempotency[account.id + "\u{0}" + idempotencyKey] = (id, nowSeconds) }
-      return SandboxHTTP.json(200, json)
+      let response = SandboxHTTP.json(200, json)
+      var window = state.statusWindows[account.id] ?? (start: windowStart, count: 0)
+      if window.start != windowStart { window = (start: windowStart, count: 0) }
+      window.count += 1
+      state.statusWindows[account.id] = window
+      state.statusBodies[id] = response.body
+      if let idempotencyKey {
+        if state.idempotency.count > 10_000 {
+          state.idempotency = state.idempotency.filter { nowSeconds < $0.value.at + Self.idempotencyWindow }
+        }
+        state.idempotency[account.id + "\u{0}" + idempotencyKey] = (id, nowSeconds)
+      }
+      return response
     }
   }
 
@@ -624,12 +693,4 @@ public final class MastodonEmulator: Sendable, SandboxPlatform {
     if scheme == "http" || scheme == "https" { return !(components.host ?? "").isEmpty }
     return true
   }
-}
-
-/// A JSON value kept between requests (idempotent replays answer the stored status verbatim).
-/// Built only from JSONSerialization-compatible values, which are immutable.
-struct SendableJSON: @unchecked Sendable {
-  // @unchecked: holds only String/Int/Bool/NSNull/arrays/dictionaries of those, never mutated.
-  let value: Any
-  init(_ value: Any) { self.value = value }
 }

@@ -47,6 +47,14 @@ public final class PlatformSandbox: Sendable {
     /// Largest request body accepted (413 beyond).
     public var maxBodySize = 256 * 1024
     public init() {}
+
+    public static var defaults: Configuration { Configuration() }
+
+    public static func defaults(configure: (inout Configuration) -> Void) -> Configuration {
+      var configuration = Configuration()
+      configure(&configuration)
+      return configuration
+    }
   }
 
   public let baseURL: String

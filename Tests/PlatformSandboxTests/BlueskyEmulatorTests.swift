@@ -262,7 +262,7 @@ struct BlueskyEmulatorTests {
       let refreshAsAccess = try await sandbox.get(getSession, bearer: session.refresh)
       #expect(refreshAsAccess.status == 400 && refreshAsAccess.error == "InvalidToken")
       let basic = try await sandbox.get(getSession, headers: [("Authorization", "Basic Zm9vOmJhcg==")])
-      #expect(basic.status == 400 && basic.error == "InvalidToken")
+      #expect(basic.status == 401 && basic.error == "AuthMissing")
     }
   }
 
@@ -392,6 +392,37 @@ struct BlueskyEmulatorTests {
       #expect(reply.status == 200, "\(reply.text)")
       let unauthenticated = try await sandbox.post(createRecord, json: ["repo": did])
       #expect(unauthenticated.status == 401 && unauthenticated.error == "AuthMissing")
+    }
+  }
+
+  @Test("repo writes cost 3 points against the per-DID hourly and daily limits")
+  func repoWriteLimits() async throws {
+    try await withSandbox { sandbox in
+      let did = sandbox.bluesky.addAccount(handle: "alice.bsky.social", password: "pw")
+      let session = try await login(sandbox, password: "pw")
+      let start = Int(sandbox.clock.now.timeIntervalSince1970)
+      let body: [String: Any] = ["repo": did, "collection": "app.bsky.feed.post", "record": post("x")]
+      let first = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(first.header("RateLimit-Limit") == "5000")
+      #expect(first.header("RateLimit-Remaining") == "4997")
+      #expect(first.header("RateLimit-Policy") == "5000;w=3600")
+
+      sandbox.bluesky.setRepoWriteLimits(pointsPerHour: 9, pointsPerDay: 12)
+      #expect(try await sandbox.post(createRecord, json: body, bearer: session.access).status == 200)
+      let third = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(third.status == 200 && third.header("RateLimit-Remaining") == "0")
+      let limited = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(limited.status == 429 && limited.error == "RateLimitExceeded")
+      #expect(limited.header("RateLimit-Reset") == String(start + 3600))
+      #expect(sandbox.bluesky.posts(did: did).count == 3)
+
+      sandbox.clock.advance(by: 3600)
+      #expect(try await sandbox.post(createRecord, json: body, bearer: session.access).status == 200)
+      let daily = try await sandbox.post(createRecord, json: body, bearer: session.access)
+      #expect(daily.status == 429)
+      #expect(daily.header("RateLimit-Policy") == "12;w=86400")
+      #expect(daily.header("RateLimit-Reset") == String(start + 86_400))
+      #expect(sandbox.bluesky.posts(did: did).count == 4)
     }
   }
 

@@ -443,6 +443,51 @@ struct MastodonEmulatorTests {
     }
   }
 
+  @Test("status creation is limited per account per 3-hour window, with X-RateLimit headers")
+  func statusRateLimit() async throws {
+    try await withSandbox { sandbox in
+      let accountId = sandbox.mastodon.addAccount(username: "alice")
+      let token = try await connect(sandbox, try await registerApp(sandbox))
+      let first = try await sandbox.post("/api/v1/statuses", json: ["status": "1"], bearer: token)
+      #expect(first.header("X-RateLimit-Limit") == "300")
+      #expect(first.header("X-RateLimit-Remaining") == "299")
+      #expect(first.header("X-RateLimit-Reset") == "2026-01-01T15:00:00.000000Z")
+      sandbox.mastodon.statusesPerThreeHours = 2
+      #expect(try await sandbox.post("/api/v1/statuses", json: ["status": "2"], bearer: token).header("X-RateLimit-Remaining") == "0")
+      let limited = try await sandbox.post("/api/v1/statuses", json: ["status": "3"], bearer: token)
+      #expect(limited.status == 429 && limited.error == "Too many requests")
+      #expect(limited.header("X-RateLimit-Remaining") == "0")
+      #expect(sandbox.mastodon.statuses(accountId: accountId).count == 2)
+      sandbox.clock.advance(by: 3 * 3600)
+      #expect(try await sandbox.post("/api/v1/statuses", json: ["status": "4"], bearer: token).status == 200)
+    }
+  }
+
+  @Test("HTTP Basic client authentication and the out-of-band redirect URI")
+  func basicAuthAndOutOfBand() async throws {
+    try await withSandbox { sandbox in
+      sandbox.mastodon.addAccount(username: "alice")
+      let oob = "urn:ietf:wg:oauth:2.0:oob"
+      let registered = try await sandbox.post(
+        "/api/v1/apps", form: [("client_name", "cli"), ("redirect_uris", oob), ("scopes", "read write")])
+      let app = RegisteredApp(
+        clientId: registered.json["client_id"] as? String ?? "", clientSecret: registered.json["client_secret"] as? String ?? "")
+      let authorize = try await sandbox.get(authorizeTarget(app, scope: "read", redirectUri: oob))
+      #expect(authorize.status == 302)
+      let location = try #require(authorize.header("Location"))
+      #expect(location.hasPrefix(sandbox.baseURL + "/oauth/authorize/native?code="))
+      let code = try #require(queryItems(location)["code"])
+      let page = try await sandbox.get(String(location.dropFirst(sandbox.baseURL.count)))
+      #expect(page.status == 200 && page.text.contains(code))
+      let basic = Data("\(app.clientId):\(app.clientSecret)".utf8).base64EncodedString()
+      let token = try await sandbox.post(
+        "/oauth/token", form: [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", oob)],
+        headers: [("Authorization", "Basic \(basic)")])
+      #expect(token.status == 200, "\(token.text)")
+      #expect(token.json["scope"] as? String == "read")
+    }
+  }
+
   @Test("two sandboxes are two independent instances")
   func twoInstances() async throws {
     try await withSandbox { first in
