@@ -219,6 +219,12 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    // Running the package's executables from tests (child processes with collected output).
+    .target(
+      name: "HayonTestSupport",
+      path: "Tests/HayonTestSupport",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "HayonPlatformsTests",
       dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel"],
@@ -234,7 +240,7 @@ let package = Package(
     .testTarget(
       name: "AuthServiceTests",
       dependencies: [
-        "AuthService", "AccountService", "PlatformSandbox", "HayonPlatforms", "HayonAuth", "HayonAccount", "HayonRPC",
+        "AuthService", "AccountService", "PlatformSandbox", "HayonPlatforms", "HayonTestSupport", "HayonUsers", "HayonAuth", "HayonAccount", "HayonRPC",
         "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2",
       ],
       path: "Tests/AuthServiceTests",
@@ -262,7 +268,7 @@ let package = Package(
       name: "AccountServiceTests",
       dependencies: [
         "AccountService", "HayonAccount", "HayonModel", "HayonRuntime", "HayonRPC", "HayonStore",
-        "HayonCrypto", "HayonHTTP2",
+        "HayonCrypto", "HayonHTTP2", "HayonTestSupport",
       ],
       path: "Tests/AccountServiceTests",
       swiftSettings: swiftSettings
