@@ -255,6 +255,12 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    // Running the package's executables from tests (child processes with collected output).
+    .target(
+      name: "HayonTestSupport",
+      path: "Tests/HayonTestSupport",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "PublishServiceTests",
       dependencies: [
@@ -278,7 +284,10 @@ let package = Package(
     ),
     .testTarget(
       name: "AuthServiceTests",
-      dependencies: ["AuthService", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2"],
+      dependencies: [
+        "AuthService", "AccountService", "PlatformSandbox", "HayonPlatforms", "HayonTestSupport", "HayonUsers", "HayonAuth", "HayonAccount", "HayonRPC",
+        "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2",
+      ],
       path: "Tests/AuthServiceTests",
       swiftSettings: swiftSettings
     ),
@@ -304,7 +313,7 @@ let package = Package(
       name: "AccountServiceTests",
       dependencies: [
         "AccountService", "HayonAccount", "HayonModel", "HayonRuntime", "HayonRPC", "HayonStore",
-        "HayonCrypto", "HayonHTTP2",
+        "HayonCrypto", "HayonHTTP2", "HayonTestSupport",
       ],
       path: "Tests/AccountServiceTests",
       swiftSettings: swiftSettings
