@@ -95,9 +95,6 @@ let scheduler = Scheduler(
   store: publishStore, accounts: accounts, connections: Connections.Client(authClient), http: http,
   configuration: settings.publish, logger: logger.with(["part": "scheduler"]))
 
-// Connect the clients before the first handler needs them (best effort; they reconnect on use).
-_ = try? await accounts.getAccount(Accounts.GetAccountRequest(userId: "publish-service-start-up"), options: CallOptions(timeout: .seconds(2)))
-
 let loop = Task { await scheduler.run() }
 await runRPCService(program: program, configuration: settings.server, services: [posts], logger: logger) {
   loop.cancel()

@@ -76,8 +76,6 @@ final class Backends: Sendable {
 
     authStore = try await SQLiteStore(.inMemory, schema: AuthStore.schema)
     accountsForAuth = try makeRPCClient(accountAddress)
-    // Connect the client before a handler first uses it.
-    _ = try await Accounts.Client(accountsForAuth).getAccount(.init(userId: "warm-up"))
     let sandboxURL = URL(string: sandbox.baseURL)!
     let connectionsService = ConnectionsService(
       store: authStore, sealer: try Sealer(keys: ["k1": SecureRandom.bytes(32)], current: "k1"),
@@ -159,9 +157,6 @@ final class PublishStack: Sendable {
     store = try await SQLiteStore(.inMemory, schema: PublishStore.schema)
     accountsRPC = try makeRPCClient(backends.accountAddress)
     authRPC = try makeRPCClient(backends.authAddress)
-    // Connect the clients before handlers and the scheduler first use them.
-    _ = try await Accounts.Client(accountsRPC).getAccount(.init(userId: "warm-up"))
-    _ = try? await Connections.Client(authRPC).leaseCredential(.init(userId: "warm-up", platform: .bluesky))
     let logger = Logger(label: "publish-service", minimumLevel: .debug, sink: backends.logs.sink)
     let publishStore = PublishStore(store: store)
     let service = PostsService(
