@@ -70,4 +70,27 @@ struct SchedulerTests {
       #expect(sandbox.bluesky.posts(did: did).isEmpty)
     }
   }
+
+  @Test("finished attempts refill a saturated platform at once, and the loop does not spin afterwards")
+  func wakesWithoutSpinning() async throws {
+    try await withPublishStack(configure: {
+      $0.maximumInFlightPerPlatform = 1
+      $0.tickInterval = .milliseconds(200)
+    }) { stack in
+      let did = try await stack.backends.connectBluesky(userId: "alice", handle: "alice.test")
+      let started = ContinuousClock.now
+      var ids: [String] = []
+      for number in 0..<6 {
+        ids.append(try await stack.posts.createPost(.init(userId: "alice", text: "wake \(number)", platforms: [.bluesky])).id)
+      }
+      for id in ids { _ = try await stack.waitFor(id, userId: "alice") { $0.status == .published } }
+      // One at a time; at one claim per 200 ms tick alone this would take over a second.
+      #expect(ContinuousClock.now - started < .milliseconds(1100))
+      #expect(stack.backends.sandbox.bluesky.posts(did: did).count == 6)
+      let before = stack.scheduler.ticks
+      try await Task.sleep(for: .seconds(1))
+      let ticked = stack.scheduler.ticks - before
+      #expect(ticked <= 8, "\(ticked) ticks in one second at a 200 ms interval")
+    }
+  }
 }

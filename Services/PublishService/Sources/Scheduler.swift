@@ -78,7 +78,8 @@ public final class Scheduler: Sendable {
   private func pause() async {
     let interval = configuration.tickInterval
     let timer = Task { [weak self] in
-      try? await Task.sleep(for: interval)
+      // A cancelled timer must not wake: that would leave a wake-up behind and spin the loop.
+      guard (try? await Task.sleep(for: interval)) != nil else { return }
       self?.wake()
     }
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
