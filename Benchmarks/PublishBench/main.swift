@@ -19,13 +19,15 @@ import PlatformSandbox
 // published, targets per second, the p50/p99 delay from the due time to the platform call,
 // publish-service's peak memory (VmHWM), and the duplicate and lost counts.
 //
-//   BENCH_POSTS (default 10000), BENCH_USERS (default 100), BENCH_IN_FLIGHT (per platform, default 64)
+//   BENCH_POSTS (default 10000), BENCH_USERS (default 100), BENCH_IN_FLIGHT (per platform, default 64),
+//   BENCH_CONNECTIONS (publish-service's HTTP connections per platform host, default 64)
 //   PUBLISH_SERVICE_BINARY (default: publish-service beside this executable)
 
 let environment = ProcessInfo.processInfo.environment
 let postCount = Int(environment["BENCH_POSTS"] ?? "") ?? 10_000
 let userCount = max(1, min(postCount, Int(environment["BENCH_USERS"] ?? "") ?? 100))
 let inFlight = Int(environment["BENCH_IN_FLIGHT"] ?? "") ?? 64
+let connectionsPerHost = Int(environment["BENCH_CONNECTIONS"] ?? "") ?? 64
 let binary = environment["PUBLISH_SERVICE_BINARY"]
   ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("publish-service").path
 let token = "bench-\(UInt64.random(in: 1...UInt64.max))"
@@ -104,7 +106,8 @@ child.environment = [
   "PUBLISH_SERVICE_LISTEN": "127.0.0.1:0", "HAYON_RPC_TOKEN": token, "HAYON_DATA_DIR": dataDirectory.path,
   "AUTH_SERVICE_ADDRESS": authAddress.description, "ACCOUNT_SERVICE_ADDRESS": accountAddress.description,
   "HAYON_PLATFORM_HOST_ALLOWLIST": sandboxHost, "PUBLISH_TICK_MS": "100", "PUBLISH_MAX_IN_FLIGHT_PER_PLATFORM": "\(inFlight)",
-  "PUBLISH_MAX_IN_FLIGHT_PER_ACCOUNT": "4", "HAYON_LOG_LEVEL": "warning",
+  "PUBLISH_MAX_IN_FLIGHT_PER_ACCOUNT": "4", "PUBLISH_HTTP_CONNECTIONS_PER_HOST": "\(connectionsPerHost)",
+  "HAYON_LOG_LEVEL": "warning",
 ]
 let output = Pipe()
 child.standardOutput = output

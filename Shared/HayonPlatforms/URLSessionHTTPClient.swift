@@ -18,13 +18,15 @@ public final class URLSessionHTTPClient: PlatformHTTPClient {
   private let session: URLSession
   private let tasks: TaskTable
 
-  public init(maximumResponseBytes: Int = URLSessionHTTPClient.defaultMaximumResponseBytes) {
+  /// - Parameter maximumConnectionsPerHost: parallel connections to one platform host (a
+  ///   publisher fanning out to one instance needs more than a sign-in flow).
+  public init(maximumResponseBytes: Int = URLSessionHTTPClient.defaultMaximumResponseBytes, maximumConnectionsPerHost: Int = 8) {
     let configuration = URLSessionConfiguration.ephemeral
     configuration.httpCookieAcceptPolicy = .never
     configuration.httpShouldSetCookies = false
     configuration.urlCache = nil
     configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-    configuration.httpMaximumConnectionsPerHost = 8
+    configuration.httpMaximumConnectionsPerHost = max(1, maximumConnectionsPerHost)
     let table = TaskTable(maximumResponseBytes: maximumResponseBytes)
     tasks = table
     let queue = OperationQueue()

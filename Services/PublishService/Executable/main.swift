@@ -26,6 +26,7 @@ import PublishService
 //   PUBLISH_MAX_ATTEMPTS       attempts per round before a target fails (default 5)
 //   PUBLISH_HELD_POLL_SECONDS  how often held targets check for a reconnection (default 30)
 //   PUBLISH_MAX_IN_FLIGHT_PER_PLATFORM, PUBLISH_MAX_IN_FLIGHT_PER_ACCOUNT   (defaults 32, 4)
+//   PUBLISH_HTTP_CONNECTIONS_PER_HOST  parallel connections to one platform host (default 16)
 //   PUBLISH_PLATFORM_TIMEOUT_SECONDS  a create-post call's time limit (default 15; under a third of the lease)
 //   PUBLISH_SERVICE_TLS_CERT, PUBLISH_SERVICE_TLS_KEY, PUBLISH_SERVICE_TLS_CLIENT_CA   TLS as elsewhere
 //   HAYON_LOG_LEVEL            debug | info | notice | warning | error (default info)
@@ -38,6 +39,7 @@ struct Settings: Sendable {
   var accountService: RPCClient.Configuration
   var databasePath: String
   var publish: PublishConfiguration
+  var connectionsPerHost: Int
   var logLevel: Logger.Level
 }
 
@@ -66,7 +68,9 @@ let settings = ServiceEnvironment.load(program: program, ProcessInfo.processInfo
     authService: try environment.rpcTarget("AUTH_SERVICE_ADDRESS", default: "127.0.0.1:50052", credential: credential),
     accountService: try environment.rpcTarget("ACCOUNT_SERVICE_ADDRESS", default: "127.0.0.1:50051", credential: credential),
     databasePath: try environment.dataDirectory().appendingPathComponent("publish-service.sqlite").path,
-    publish: publish, logLevel: try environment.logLevel())
+    publish: publish,
+    connectionsPerHost: try environment.integer("PUBLISH_HTTP_CONNECTIONS_PER_HOST", default: 16, in: 1...256),
+    logLevel: try environment.logLevel())
 }
 
 let logger = Logger(label: program, minimumLevel: settings.logLevel)
@@ -86,7 +90,7 @@ do {
   ServiceEnvironment.exitWithConfigurationError(program: program, "cannot set up the service clients: \(error)")
 }
 
-let http = URLSessionHTTPClient()
+let http = URLSessionHTTPClient(maximumConnectionsPerHost: settings.connectionsPerHost)
 let publishStore = PublishStore(store: store)
 let accounts = Accounts.Client(accountClient)
 let posts = PostsService(

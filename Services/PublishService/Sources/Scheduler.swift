@@ -44,6 +44,7 @@ public final class Scheduler: Sendable {
   let logger: Logger
   let claimPrefix = PostsService.hex(SecureRandom.bytes(6))
   private let state = Mutex(State())
+  private let recorder = GroupCommit<RecordedOutcome>()
   private let counter = Atomic<Int>(0)
   private let tickCount = Atomic<Int>(0)
 
@@ -298,53 +299,115 @@ public final class Scheduler: Sendable {
     await record(outcome, for: target.id, token: claimed.claimToken ?? "")
   }
 
-  /// Saves what the attempt came to. A platform post id must not be lost: the write is retried
-  /// while the store is busy.
+  /// Saves what the attempt came to, and returns once it is committed. Results arriving while a
+  /// write is under way are committed together in the next transaction (group commit): no
+  /// waiting window, one transaction per batch instead of one per target under load.
   func record(_ outcome: AttemptOutcome, for id: String, token: String) async {
-    let policy = configuration.retry
+    await recorder.record(RecordedOutcome(id: id, token: token, outcome: outcome)) { batch in
+      await self.write(batch)
+    }
+  }
+
+  /// Writes a batch of results. A platform post id must not be lost: the write is retried while
+  /// the store is busy; a batch that keeps failing is written item by item.
+  func write(_ batch: [RecordedOutcome]) async {
     for attempt in 1...20 {
-      let now = clock.now
-      let random = Double.random(in: 0..<1)
       do {
-        let result = try await store.transaction { transaction -> TargetRecord? in
-          guard var target = try transaction.transaction.get(TargetRecord.self, from: PublishStore.targets, id: id),
-            let next = TargetMachine.finish(target.value, token: token, outcome: outcome, policy: policy, random: random, now: now)
-          else { return nil }
-          target.value = next
-          try transaction.write(target)
-          var posts: Set<String> = [next.postId]
-          if case .held(let reason) = outcome {
-            // The account needs reconnection: its other waiting targets wait for that too.
-            let waiting =
-              try transaction.query(
-                [Field("account") == .string(next.account), Field("state") == .string(Posts.TargetState.scheduled.rawValue)],
-                limit: 1000)
-              + transaction.query(
-                [Field("account") == .string(next.account), Field("state") == .string(Posts.TargetState.retrying.rawValue)],
-                limit: 1000)
-            for var other in waiting where other.id != id {
-              guard let held = TargetMachine.hold(other.value, reason: reason, now: now) else { continue }
-              other.value = held
-              try transaction.write(other)
-              posts.insert(held.postId)
-            }
-          }
-          for post in posts { try transaction.refreshStatus(postId: post, now: now) }
-          return next
-        }
-        if let result {
-          logger.info(
-            "attempt finished",
-            ["postId": result.postId, "platform": result.platform.rawValue, "state": result.state.rawValue,
-             "attempts": "\(result.attempts)", "error": result.lastError ?? ""])
-        }
+        try await writeOnce(batch)
         return
       } catch {
-        logger.error("could not record an attempt; trying again", ["target": id, "cause": "\(error)", "try": "\(attempt)"])
+        logger.error(
+          "could not record attempts; trying again", ["count": "\(batch.count)", "cause": "\(error)", "try": "\(attempt)"])
+        if batch.count > 1 {
+          for item in batch { await write([item]) }
+          return
+        }
         try? await Task.sleep(for: .milliseconds(50 * attempt))
       }
     }
   }
 
+  private func writeOnce(_ batch: [RecordedOutcome]) async throws {
+    let policy = configuration.retry
+    let now = clock.now
+    let randoms = batch.map { _ in Double.random(in: 0..<1) }
+    let results = try await store.transaction { transaction -> [TargetRecord] in
+      var posts: Set<String> = []
+      var results: [TargetRecord] = []
+      for (index, item) in batch.enumerated() {
+        guard var target = try transaction.transaction.get(TargetRecord.self, from: PublishStore.targets, id: item.id),
+          let next = TargetMachine.finish(
+            target.value, token: item.token, outcome: item.outcome, policy: policy, random: randoms[index], now: now)
+        else { continue }
+        target.value = next
+        try transaction.write(target)
+        results.append(next)
+        posts.insert(next.postId)
+        if case .held(let reason) = item.outcome {
+          // The account needs reconnection: its other waiting targets wait for that too.
+          let waiting =
+            try transaction.query(
+              [Field("account") == .string(next.account), Field("state") == .string(Posts.TargetState.scheduled.rawValue)],
+              limit: 1000)
+            + transaction.query(
+              [Field("account") == .string(next.account), Field("state") == .string(Posts.TargetState.retrying.rawValue)],
+              limit: 1000)
+          for var other in waiting where other.id != item.id {
+            guard let held = TargetMachine.hold(other.value, reason: reason, now: now) else { continue }
+            other.value = held
+            try transaction.write(other)
+            posts.insert(held.postId)
+          }
+        }
+      }
+      for post in posts { try transaction.refreshStatus(postId: post, now: now) }
+      return results
+    }
+    for result in results {
+      logger.info(
+        "attempt finished",
+        ["postId": result.postId, "platform": result.platform.rawValue, "state": result.state.rawValue,
+         "attempts": "\(result.attempts)", "error": result.lastError ?? ""])
+    }
+  }
+
   static func hex(_ bytes: [UInt8]) -> String { PostsService.hex(bytes) }
+}
+
+/// One attempt's result waiting to be written.
+struct RecordedOutcome: Sendable {
+  let id: String
+  let token: String
+  let outcome: AttemptOutcome
+}
+
+/// Group commit: callers hand in items and wait; one writer at a time takes everything pending
+/// and writes it as one batch, then the next batch, until nothing is pending.
+actor GroupCommit<Item: Sendable> {
+  private var pending: [(Item, CheckedContinuation<Void, Never>)] = []
+  private var writing = false
+  /// The largest batch written at once.
+  let maximumBatch: Int
+
+  init(maximumBatch: Int = 256) { self.maximumBatch = maximumBatch }
+
+  func record(_ item: Item, write: @escaping @Sendable ([Item]) async -> Void) async {
+    await withCheckedContinuation { continuation in
+      pending.append((item, continuation))
+      if !writing {
+        writing = true
+        Task { await self.drain(write) }
+      }
+    }
+  }
+
+  private func drain(_ write: @Sendable ([Item]) async -> Void) async {
+    while !pending.isEmpty {
+      let batch = Array(pending.prefix(maximumBatch))
+      pending.removeFirst(batch.count)
+      await write(batch.map(\.0))
+      for (_, continuation) in batch { continuation.resume() }
+    }
+    writing = false
+  }
 }
