@@ -17,6 +17,7 @@ let package = Package(
     .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
+    .executable(name: "hayon-probe", targets: ["Probe"]),
   ],
   targets: [
     // C boundaries.
@@ -143,6 +144,13 @@ let package = Package(
     ),
 
     // <<service-targets>>
+    // Health probe for the local run and container health checks.
+    .executableTarget(
+      name: "Probe",
+      dependencies: ["HayonRPC", "HayonHTTP2", "HayonPlatforms"],
+      path: "Services/Probe",
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "AuthService",
       dependencies: [
