@@ -227,6 +227,12 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    // The deployment files: docker-compose.yml and the Dockerfile against the code and README.
+    .testTarget(
+      name: "DeploymentTests",
+      path: "Tests/DeploymentTests",
+      swiftSettings: swiftSettings
+    ),
     // Running the package's executables from tests (child processes with collected output).
     .target(
       name: "HayonTestSupport",
