@@ -227,6 +227,13 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    // The whole system from its executables, over HTTP only.
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: ["HayonTestSupport", "HayonPlatforms"],
+      path: "Tests/EndToEndTests",
+      swiftSettings: swiftSettings
+    ),
     // The deployment files: docker-compose.yml and the Dockerfile against the code and README.
     .testTarget(
       name: "DeploymentTests",
