@@ -6,7 +6,7 @@ import Testing
 @testable import HayonRPC
 
 /// A relay whose handler first waits on work finished by a foreign thread (as URLSession's
-/// delegate queue does), then makes the client's very first call, which has to connect: the
+/// delegate queue does), then makes its client's very first call, which has to connect: the
 /// shape of auth-service reporting a new connection to account-service. Before the client
 /// connected from a detached task, about one call in fifty hung here until its deadline.
 struct ForeignResumeRelay: RPCService {
@@ -30,75 +30,57 @@ struct ForeignResumeRelay: RPCService {
   }
 }
 
-@Suite("First connect from a handler")
+@Suite("First connect")
 struct FirstConnectTests {
-  @Test func aHandlersFirstOutboundCallConnects() async throws {
+  /// Four workers at once, each round with fresh servers and fresh clients, so every call
+  /// connects; any hang shows as a short deadline passing.
+  func rounds(_ count: Int, _ round: @escaping @Sendable (_ label: String) async throws -> Void) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
       for worker in 0..<4 {
         group.addTask {
-          for round in 0..<25 {
-            var configuration = RPCServer.Configuration(
-              address: SocketAddress(host: "127.0.0.1", port: 0), credential: BearerCredential(token: testToken))
-            configuration.shutdownGracePeriod = .seconds(1)
-            let downstreamServer = try RPCServer(configuration: configuration, services: [DiagnosticsService()])
-            let downstreamAddress = try await downstreamServer.start()
-            var clientConfiguration = RPCClient.Configuration(target: downstreamAddress, credential: BearerCredential(token: testToken))
-            clientConfiguration.defaultTimeout = .seconds(1)
-            clientConfiguration.connectTimeout = .seconds(1)
-            clientConfiguration.maxAttempts = 1
-            let downstreamClient = try RPCClient(configuration: clientConfiguration)
-            let relayServer = try RPCServer(
-              configuration: configuration, services: [ForeignResumeRelay(downstream: Diagnostics.Client(downstreamClient))])
-            let relayAddress = try await relayServer.start()
-            var callerConfiguration = RPCClient.Configuration(target: relayAddress, credential: BearerCredential(token: testToken))
-            callerConfiguration.defaultTimeout = .seconds(4)
-            callerConfiguration.maxAttempts = 1
-            let caller = try RPCClient(configuration: callerConfiguration)
-            do {
-              let reply = try await caller.call(ForeignResumeRelay.Relay.self, Diagnostics.EchoRequest(message: "w\(worker)r\(round)"))
-              #expect(reply.message == "w\(worker)r\(round)")
-            } catch {
-              Issue.record("worker \(worker) round \(round): \(error)")
-            }
-            await caller.close()
-            await downstreamClient.close()
-            await relayServer.shutdown()
-            await downstreamServer.shutdown()
-          }
+          for index in 0..<count { try await round("w\(worker)r\(index)") }
         }
       }
       try await group.waitForAll()
     }
   }
-}
 
-@Suite("First connect, plain")
-struct PlainFirstConnectTests {
-  @Test func manyFreshClientsConnect() async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      for worker in 0..<4 {
-        group.addTask {
-          for round in 0..<50 {
-            var configuration = RPCServer.Configuration(
-              address: SocketAddress(host: "127.0.0.1", port: 0), credential: BearerCredential(token: testToken))
-            configuration.shutdownGracePeriod = .seconds(1)
-            let server = try RPCServer(configuration: configuration, services: [DiagnosticsService()])
-            let address = try await server.start()
-            var clientConfiguration = RPCClient.Configuration(target: address, credential: BearerCredential(token: testToken))
-            clientConfiguration.defaultTimeout = .seconds(3)
-            clientConfiguration.maxAttempts = 1
-            let client = try RPCClient(configuration: clientConfiguration)
-            do {
-              _ = try await Diagnostics.Client(client).echo(Diagnostics.EchoRequest(message: "w\(worker)r\(round)"))
-            } catch {
-              Issue.record("plain worker \(worker) round \(round): \(error)")
-            }
-            await client.close()
-            await server.shutdown()
+  static func quick(_ configuration: inout RPCClient.Configuration) {
+    configuration.defaultTimeout = .seconds(3)
+    configuration.connectTimeout = .seconds(2)
+    configuration.maxAttempts = 1
+  }
+
+  @Test func aHandlersFirstOutboundCallConnects() async throws {
+    try await rounds(25) { label in
+      try await withTestServer { _, downstreamAddress in
+        let downstream = try makeClient(downstreamAddress, configure: Self.quick)
+        try await withTestServer(services: [ForeignResumeRelay(downstream: Diagnostics.Client(downstream))]) { _, relayAddress in
+          let caller = try makeClient(relayAddress, configure: Self.quick)
+          do {
+            let reply = try await caller.call(ForeignResumeRelay.Relay.self, Diagnostics.EchoRequest(message: label))
+            #expect(reply.message == label)
+          } catch {
+            Issue.record("\(label): \(error)")
           }
+          await caller.close()
         }
+        await downstream.close()
       }
-      try await group.waitForAll()
+    }
+  }
+
+  @Test func freshClientsConnect() async throws {
+    try await rounds(50) { label in
+      try await withTestServer { _, address in
+        let client = try makeClient(address, configure: Self.quick)
+        do {
+          #expect(try await Diagnostics.Client(client).echo(Diagnostics.EchoRequest(message: label)).message == label)
+        } catch {
+          Issue.record("\(label): \(error)")
+        }
+        await client.close()
+      }
     }
   }
 }
