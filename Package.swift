@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
+    .executable(name: "gateway", targets: ["GatewayExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
   ],
@@ -142,6 +143,22 @@ let package = Package(
     ),
 
     // <<service-targets>>
+    // The REST gateway: HTTP/1.1, h2c and h2 on one port; routes over the three services.
+    .target(
+      name: "Gateway",
+      dependencies: [
+        "HayonHTTP1", "HayonHTTP2", "HayonRPC", "HayonUsers", "HayonAuth", "HayonAccount", "HayonModel", "HayonRuntime",
+        "HayonCrypto",
+      ],
+      path: "Services/Gateway/Sources",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "GatewayExecutable",
+      dependencies: ["Gateway", "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonUsers", "HayonAuth", "HayonAccount"],
+      path: "Services/Gateway/Executable",
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "AuthService",
       dependencies: [
@@ -205,6 +222,15 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    .testTarget(
+      name: "GatewayTests",
+      dependencies: [
+        "Gateway", "AccountService", "AuthService", "AuthUsers", "HayonAccount", "HayonAuth", "HayonUsers", "HayonHTTP1",
+        "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonStore", "HayonCrypto", "HayonModel", "HayonPlatforms",
+      ],
+      path: "Tests/GatewayTests",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "HayonPlatformsTests",
       dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel"],
