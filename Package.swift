@@ -15,6 +15,7 @@ let package = Package(
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
     .executable(name: "gateway", targets: ["GatewayExecutable"]),
+    .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
   ],
@@ -116,6 +117,12 @@ let package = Package(
 
     // <<contract-targets>>
     .target(
+      name: "HayonPublish",
+      dependencies: ["HayonRPC", "HayonModel"],
+      path: "Protocols/HayonPublish",
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "HayonAuth",
       dependencies: ["HayonRPC", "HayonModel"],
       path: "Protocols/HayonAuth",
@@ -195,6 +202,19 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<sandbox-targets>>
+    // Offline emulators of the social platforms (tests and local runs only).
+    .target(
+      name: "PlatformSandbox",
+      dependencies: ["HayonHTTP1", "HayonHTTP2", "HayonCrypto"],
+      path: "Tests/PlatformSandbox",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "PlatformSandboxExecutable",
+      dependencies: ["PlatformSandbox", "HayonHTTP2", "HayonRuntime"],
+      path: "Tests/PlatformSandboxExecutable",
+      swiftSettings: swiftSettings
+    ),
 
     // Tests.
     .testTarget(
@@ -235,6 +255,12 @@ let package = Package(
       name: "HayonPlatformsTests",
       dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel"],
       path: "Tests/HayonPlatformsTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "PlatformSandboxTests",
+      dependencies: ["PlatformSandbox", "HayonHTTP1", "HayonHTTP2", "HayonCrypto"],
+      path: "Tests/PlatformSandboxTests",
       swiftSettings: swiftSettings
     ),
     .testTarget(
