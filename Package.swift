@@ -154,15 +154,17 @@ let package = Package(
     .target(
       name: "Gateway",
       dependencies: [
-        "HayonHTTP1", "HayonHTTP2", "HayonRPC", "HayonUsers", "HayonAuth", "HayonAccount", "HayonModel", "HayonRuntime",
-        "HayonCrypto",
+        "HayonHTTP1", "HayonHTTP2", "HayonRPC", "HayonUsers", "HayonAuth", "HayonAccount", "HayonPublish", "HayonModel",
+        "HayonRuntime", "HayonCrypto",
       ],
       path: "Services/Gateway/Sources",
       swiftSettings: swiftSettings
     ),
     .executableTarget(
       name: "GatewayExecutable",
-      dependencies: ["Gateway", "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonUsers", "HayonAuth", "HayonAccount"],
+      dependencies: [
+        "Gateway", "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonUsers", "HayonAuth", "HayonAccount", "HayonPublish",
+      ],
       path: "Services/Gateway/Executable",
       swiftSettings: swiftSettings
     ),
@@ -245,7 +247,8 @@ let package = Package(
     .testTarget(
       name: "GatewayTests",
       dependencies: [
-        "Gateway", "AccountService", "AuthService", "AuthUsers", "HayonAccount", "HayonAuth", "HayonUsers", "HayonHTTP1",
+        "Gateway", "AccountService", "AuthService", "AuthUsers", "HayonAccount", "HayonAuth", "HayonUsers", "HayonPublish",
+        "HayonHTTP1", "PlatformSandbox",
         "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonStore", "HayonCrypto", "HayonModel", "HayonPlatforms",
       ],
       path: "Tests/GatewayTests",

@@ -3,6 +3,7 @@ import Gateway
 import HayonAccount
 import HayonAuth
 import HayonHTTP2
+import HayonPublish
 import HayonRPC
 import HayonRuntime
 import HayonUsers
@@ -78,7 +79,7 @@ let gateway = Gateway(
   configuration: gatewayConfiguration,
   backends: GatewayBackends(
     users: Users.Client(authClient), connections: Connections.Client(authClient), accounts: Accounts.Client(accountClient),
-    publish: publishClient,
+    posts: Posts.Client(publishClient),
     healthTargets: [("auth-service", authClient), ("account-service", accountClient), ("publish-service", publishClient)]),
   logger: logger)
 

@@ -4,6 +4,7 @@ import HayonAuth
 import HayonCrypto
 import HayonHTTP1
 import HayonModel
+import HayonPublish
 import HayonRPC
 import HayonRuntime
 import HayonUsers
@@ -14,19 +15,19 @@ public struct GatewayBackends: Sendable {
   public var users: Users.Client
   public var connections: Connections.Client
   public var accounts: Accounts.Client
-  /// publish-service (posts); nil until configured.
-  public var publish: RPCClient?
+  /// publish-service (posts); nil answers the posts routes with 503.
+  public var posts: Posts.Client?
   /// For `/readyz`: each service's RPC client, by name.
   public var healthTargets: [(name: String, client: RPCClient)]
 
   public init(
-    users: Users.Client, connections: Connections.Client, accounts: Accounts.Client, publish: RPCClient?,
+    users: Users.Client, connections: Connections.Client, accounts: Accounts.Client, posts: Posts.Client?,
     healthTargets: [(name: String, client: RPCClient)]
   ) {
     self.users = users
     self.connections = connections
     self.accounts = accounts
-    self.publish = publish
+    self.posts = posts
     self.healthTargets = healthTargets
   }
 }
