@@ -117,4 +117,14 @@ struct RouteTests {
       }
     }
   }
+
+  @Test("readyz as the very first request: three first connects at once complete", arguments: [WireProtocol.http1, .h2PriorKnowledge])
+  func readyzFirst(wire: WireProtocol) async throws {
+    try await withStack { stack in
+      let ready = try await curl("GET", stack.url("/readyz"), protocol: wire)
+      #expect(ready.status == 200, "\(ready.text)")
+      let services = ready.json?["services"] as? [String: String]
+      #expect(services == ["auth-service": "serving", "account-service": "serving", "publish-service": "serving"])
+    }
+  }
 }

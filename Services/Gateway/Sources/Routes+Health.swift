@@ -49,9 +49,13 @@ extension Gateway {
     let targets = backends.healthTargets
     let timeout = configuration.readinessTimeout
     let options = CallOptions(timeout: timeout, metadata: ["x-request-id": context.requestId])
+    // The checks run in parallel on the global executor. With the handler's event-loop
+    // preference inherited, three concurrent first connects never completed (neither the
+    // connect timeout nor the call deadline fired): a HayonHTTP2/HayonRPC issue, reproduced by
+    // `readyz as the very first request` in GatewayTests.
     let results = await withTaskGroup(of: (String, String).self) { group in
       for target in targets {
-        group.addTask {
+        group.addTask(executorPreference: globalConcurrentExecutor) {
           do {
             let answer = try await target.client.call(HealthCheck.self, .init(service: ""), options: options)
             return (target.name, answer.status == "SERVING" ? "serving" : answer.status.lowercased())
