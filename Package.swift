@@ -15,6 +15,7 @@ let package = Package(
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
     .executable(name: "gateway", targets: ["GatewayExecutable"]),
+    .executable(name: "publish-service", targets: ["PublishServiceExecutable"]),
     .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
@@ -169,6 +170,24 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .target(
+      name: "PublishService",
+      dependencies: [
+        "HayonPublish", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime",
+        "HayonPlatforms",
+      ],
+      path: "Services/PublishService/Sources",
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "PublishServiceExecutable",
+      dependencies: [
+        "PublishService", "HayonPublish", "HayonAuth", "HayonAccount", "HayonCrypto", "HayonHTTP2", "HayonPlatforms", "HayonRPC",
+        "HayonRuntime", "HayonStore",
+      ],
+      path: "Services/PublishService/Executable",
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "AuthService",
       dependencies: [
         "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonPlatforms",
@@ -252,6 +271,15 @@ let package = Package(
         "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonStore", "HayonCrypto", "HayonModel", "HayonPlatforms",
       ],
       path: "Tests/GatewayTests",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "PublishServiceTests",
+      dependencies: [
+        "PublishService", "HayonPublish", "HayonAuth", "HayonAccount", "AuthService", "AccountService", "PlatformSandbox",
+        "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2", "HayonPlatforms",
+      ],
+      path: "Tests/PublishServiceTests",
       swiftSettings: swiftSettings
     ),
     .testTarget(
