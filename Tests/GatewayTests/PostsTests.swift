@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import PlatformSandbox
 import Testing
 
 @Suite("posts routes over the publish contract", .serialized)
@@ -90,6 +91,59 @@ struct PostsTests {
       let badId = try await curl("GET", stack.url("/api/posts/has%20space"), headers: bearer(user.access))
       #expect(badId.status == 404)
       #expect(stack.recorder.all.filter { $0.method.hasPrefix("Posts.") }.isEmpty, "\(stack.recorder.all.map(\.method))")
+    }
+  }
+}
+
+@Suite("posts routes against publish-service's PostsService", .serialized)
+struct RealPublishTests {
+  @Test("create for a connected platform, text rules, not-connected platform, ownership, edit, cancel", arguments: [WireProtocol.http1, .h2PriorKnowledge])
+  func realService(wire: WireProtocol) async throws {
+    try await withStack(realPublish: true) { stack in
+      let alice = try await stack.signUp()
+      let bob = try await stack.signUp()
+      stack.sandbox.bluesky.addAccount(handle: "alice.bsky.social", password: "abcd-efgh-ijkl-mnop")
+      let json = ["Content-Type": "application/json"].merging(bearer(alice.access)) { $1 }
+      let connected = try await curl(
+        "POST", stack.url("/api/platform/bluesky/connect"), protocol: wire, headers: json,
+        body: #"{"identifier":"alice.bsky.social","appPassword":"abcd-efgh-ijkl-mnop"}"#)
+      #expect(connected.status == 200, "\(connected.text)")
+
+      let formatter = ISO8601DateFormatter()
+      let later = formatter.string(from: Date().addingTimeInterval(30 * 86_400))
+      let created = try await curl(
+        "POST", stack.url("/api/posts"), protocol: wire, headers: json,
+        body: #"{"text":"hello from the gateway","platforms":["bluesky"],"scheduledAt":"\#(later)","timeZone":"Europe/Berlin"}"#)
+      #expect(created.status == 201, "\(created.text)")
+      let id = try #require(created.json?["id"] as? String)
+      #expect(created.json?["status"] as? String == "scheduled")
+
+      let tooLong = try await curl(
+        "POST", stack.url("/api/posts"), protocol: wire, headers: json,
+        body: "{\"text\":\"\(String(repeating: "é", count: 301))\",\"platforms\":[\"bluesky\"]}")
+      #expect(tooLong.status == 400, "\(tooLong.text)")
+      let noOffset = try await curl(
+        "POST", stack.url("/api/posts"), protocol: wire, headers: json,
+        body: #"{"text":"x","platforms":["bluesky"],"scheduledAt":"2030-06-01T12:00:00"}"#)
+      #expect(noOffset.status == 400, "\(noOffset.text)")
+      let notConnected = try await curl(
+        "POST", stack.url("/api/posts"), protocol: wire, headers: json, body: #"{"text":"x","platforms":["mastodon"]}"#)
+      #expect(notConnected.status == 409, "\(notConnected.text)")
+
+      let foreign = try await curl("GET", stack.url("/api/posts/\(id)"), protocol: wire, headers: bearer(bob.access))
+      #expect(foreign.status == 404)
+      let mine = try await curl("GET", stack.url("/api/posts"), protocol: wire, headers: bearer(alice.access))
+      #expect((mine.json?["posts"] as? [[String: Any]])?.count == 1)
+      let theirs = try await curl("GET", stack.url("/api/posts"), protocol: wire, headers: bearer(bob.access))
+      #expect((theirs.json?["posts"] as? [[String: Any]])?.isEmpty == true)
+
+      let edited = try await curl(
+        "PATCH", stack.url("/api/posts/\(id)"), protocol: wire, headers: json, body: #"{"text":"edited"}"#)
+      #expect(edited.status == 200, "\(edited.text)")
+      #expect(edited.json?["text"] as? String == "edited")
+      let cancelled = try await curl("POST", stack.url("/api/posts/\(id)/cancel"), protocol: wire, headers: bearer(alice.access))
+      #expect(cancelled.status == 200, "\(cancelled.text)")
+      #expect(cancelled.json?["status"] as? String == "cancelled")
     }
   }
 }

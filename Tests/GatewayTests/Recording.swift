@@ -206,3 +206,34 @@ final class MemoryPosts: Posts.ServiceProtocol, Sendable {
     return post
   }
 }
+
+struct RecordingPosts: Posts.ServiceProtocol {
+  let inner: any Posts.ServiceProtocol
+  let recorder: CallRecorder
+  func note(_ name: String, _ context: ServerContext) { recorder.record("Posts.\(name)", context.metadata["x-request-id"]) }
+
+  func createPost(_ request: Posts.CreatePostRequest, context: ServerContext) async throws -> Posts.Post {
+    note("CreatePost", context)
+    return try await inner.createPost(request, context: context)
+  }
+  func getPost(_ request: Posts.GetPostRequest, context: ServerContext) async throws -> Posts.Post {
+    note("GetPost", context)
+    return try await inner.getPost(request, context: context)
+  }
+  func listPosts(_ request: Posts.ListPostsRequest, context: ServerContext) async throws -> Posts.ListPostsResponse {
+    note("ListPosts", context)
+    return try await inner.listPosts(request, context: context)
+  }
+  func updatePost(_ request: Posts.UpdatePostRequest, context: ServerContext) async throws -> Posts.Post {
+    note("UpdatePost", context)
+    return try await inner.updatePost(request, context: context)
+  }
+  func cancelPost(_ request: Posts.CancelPostRequest, context: ServerContext) async throws -> Posts.Post {
+    note("CancelPost", context)
+    return try await inner.cancelPost(request, context: context)
+  }
+  func retryPost(_ request: Posts.RetryPostRequest, context: ServerContext) async throws -> Posts.Post {
+    note("RetryPost", context)
+    return try await inner.retryPost(request, context: context)
+  }
+}

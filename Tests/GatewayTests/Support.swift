@@ -16,6 +16,7 @@ import HayonRuntime
 import HayonStore
 import HayonUsers
 import PlatformSandbox
+import PublishService
 import Synchronization
 import Testing
 
@@ -52,8 +53,10 @@ struct Stack: Sendable {
   let server: GatewayServer
 }
 
+/// With `realPublish`, publish-service's own `PostsService` (no scheduler) answers the posts
+/// routes instead of the in-memory stand-in.
 func withStack<T>(
-  configure: (inout GatewayConfiguration) -> Void = { _ in }, _ body: (Stack) async throws -> T
+  realPublish: Bool = false, configure: (inout GatewayConfiguration) -> Void = { _ in }, _ body: (Stack) async throws -> T
 ) async throws -> T {
   let sandbox = try await PlatformSandbox.start()
   let clock = MovableClock()
@@ -106,7 +109,15 @@ func withStack<T>(
   let posts = MemoryPosts(recorder: recorder)
   var postsConfiguration = RPCServer.Configuration(address: SocketAddress(host: "127.0.0.1", port: 0), credential: credential)
   postsConfiguration.shutdownGracePeriod = .seconds(1)
-  let postsServer = try RPCServer(configuration: postsConfiguration, services: [posts])
+  let publishStore = try await SQLiteStore(.inMemory, schema: PublishStore.schema)
+  let publishAccounts = try RPCClient(configuration: RPCClient.Configuration(target: accountAddress, credential: credential))
+  _ = try await Accounts.Client(publishAccounts).getAccount(.init(userId: "warmup"))
+  let realPosts = PostsService(
+    store: PublishStore(store: publishStore), accounts: Accounts.Client(publishAccounts), http: URLSessionHTTPClient(),
+    configuration: PublishConfiguration(hostPolicy: HostPolicy(allowList: [sandboxHost])),
+    logger: Logger(label: "publish", minimumLevel: .error))
+  let postsServer = try RPCServer(
+    configuration: postsConfiguration, services: realPublish ? [RecordingPosts(inner: realPosts, recorder: recorder)] : [posts])
   let postsAddress = try await postsServer.start()
 
   func client(_ address: SocketAddress) throws -> RPCClient {
@@ -144,6 +155,8 @@ func withStack<T>(
     await accountClient.close()
     await postsClient.close()
     await postsServer.shutdown()
+    await publishAccounts.close()
+    await publishStore.close()
     await authServer.shutdown()
     await accountClientForAuth.close()
     await accountServer.shutdown()
