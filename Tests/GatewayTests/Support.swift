@@ -140,6 +140,8 @@ func withStack<T>(
       posts: Posts.Client(postsClient),
       healthTargets: [("auth-service", authClient), ("account-service", accountClient), ("publish-service", postsClient)]),
     logger: Logger(label: "gateway", minimumLevel: .error))
+  let connected = await gateway.connectBackends()
+  precondition(connected.values.allSatisfy { $0 == "serving" }, "backends: \(connected)")
   var serverConfiguration = GatewayServer.Configuration(address: SocketAddress(host: "127.0.0.1", port: 0))
   serverConfiguration.shutdownGracePeriod = .seconds(1)
   serverConfiguration.http1.lingerTimeout = .milliseconds(200)

@@ -83,6 +83,9 @@ let gateway = Gateway(
     healthTargets: [("auth-service", authClient), ("account-service", accountClient), ("publish-service", publishClient)]),
   logger: logger)
 
+let backendsAtStart = await gateway.connectBackends()
+logger.info("backends", backendsAtStart)
+
 let server: GatewayServer
 let bound: SocketAddress
 do {

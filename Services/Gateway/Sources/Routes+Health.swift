@@ -71,4 +71,24 @@ extension Gateway {
     let ready = !results.isEmpty && results.values.allSatisfy { $0 == "serving" }
     return ReadinessReport(status: ready ? "ready" : "not_ready", services: results)
   }
+
+  /// Connects every backend client once, from the caller's context (not a request handler's), and
+  /// says which answered. Call it before serving: a first connection made from inside a handler
+  /// running on an event loop intermittently never completes (a HayonRPC/HayonHTTP2 issue seen
+  /// by the gateway and publish-service tests alike); connecting up front keeps handlers on
+  /// established connections.
+  @discardableResult
+  public func connectBackends(timeout: Duration = .seconds(2)) async -> [String: String] {
+    var results: [String: String] = [:]
+    let options = CallOptions(timeout: timeout)
+    for target in backends.healthTargets {
+      do {
+        let answer = try await target.client.call(HealthCheck.self, .init(service: ""), options: options)
+        results[target.name] = answer.status == "SERVING" ? "serving" : answer.status.lowercased()
+      } catch {
+        results[target.name] = "unavailable"
+      }
+    }
+    return results
+  }
 }
