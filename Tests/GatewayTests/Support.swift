@@ -56,7 +56,7 @@ struct Stack: Sendable {
 /// With `realPublish`, publish-service's own `PostsService` (no scheduler) answers the posts
 /// routes instead of the in-memory stand-in.
 func withStack<T>(
-  realPublish: Bool = false, configure: (inout GatewayConfiguration) -> Void = { _ in }, _ body: (Stack) async throws -> T
+  realPublish: Bool = false, tls: TLSConfiguration? = nil, configure: (inout GatewayConfiguration) -> Void = { _ in }, _ body: (Stack) async throws -> T
 ) async throws -> T {
   let sandbox = try await PlatformSandbox.start()
   let clock = MovableClock()
@@ -142,13 +142,13 @@ func withStack<T>(
     logger: Logger(label: "gateway", minimumLevel: .error))
   let connected = await gateway.connectBackends()
   precondition(connected.values.allSatisfy { $0 == "serving" }, "backends: \(connected)")
-  var serverConfiguration = GatewayServer.Configuration(address: SocketAddress(host: "127.0.0.1", port: 0))
+  var serverConfiguration = GatewayServer.Configuration(address: SocketAddress(host: "127.0.0.1", port: 0), tls: tls)
   serverConfiguration.shutdownGracePeriod = .seconds(1)
   serverConfiguration.http1.lingerTimeout = .milliseconds(200)
   let server = try GatewayServer(configuration: serverConfiguration, gateway: gateway)
   let bound = try await server.start()
   let stack = Stack(
-    baseURL: "http://127.0.0.1:\(bound.port)", port: bound.port, sandbox: sandbox, clock: clock, recorder: recorder,
+    baseURL: "\(tls == nil ? "http" : "https")://127.0.0.1:\(bound.port)", port: bound.port, sandbox: sandbox, clock: clock, recorder: recorder,
     posts: posts, gateway: gateway, server: server)
 
   func stopAll() async {
@@ -218,7 +218,7 @@ func curl(
   defer { try? FileManager.default.removeItem(at: directory) }
   let output = directory.appendingPathComponent("out")
   let errors = directory.appendingPathComponent("err")
-  var arguments = [wire.rawValue, "-sS", "-i", "--max-time", "20", "-o", output.path, "-X", method]
+  var arguments = [wire.rawValue, "-sS", "-i", "--max-time", "20", "-o", output.path, "-X", method, "-k"]
   for (name, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["-H", "\(name): \(value)"] }
   if let body {
     let file = directory.appendingPathComponent("body")
@@ -290,3 +290,34 @@ extension Stack {
 }
 
 func bearer(_ token: String) -> [String: String] { ["Authorization": "Bearer \(token)"] }
+
+/// Runs a program to completion without blocking a cooperative thread.
+func runProgram(_ path: String, _ arguments: [String]) async throws -> Int32 {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: path)
+  process.arguments = arguments
+  process.standardOutput = FileHandle.nullDevice
+  process.standardError = FileHandle.nullDevice
+  process.standardInput = FileHandle.nullDevice
+  return try await withCheckedThrowingContinuation { continuation in
+    process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+    do { try process.run() } catch { continuation.resume(throwing: error) }
+  }
+}
+
+/// A self-signed certificate for 127.0.0.1 in a temporary directory, removed afterwards.
+func withSelfSignedCertificate<T>(_ body: (TLSConfiguration) async throws -> T) async throws -> T {
+  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-tls-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: directory) }
+  let key = directory.appendingPathComponent("key.pem").path
+  let certificate = directory.appendingPathComponent("cert.pem").path
+  let status = try await runProgram(
+    "/usr/bin/openssl",
+    [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+      certificate, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+    ])
+  guard status == 0 else { throw CurlFailure(description: "openssl req failed: \(status)") }
+  return try await body(TLSConfiguration(certificateChainPath: certificate, privateKeyPath: key))
+}

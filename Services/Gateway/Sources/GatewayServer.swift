@@ -5,7 +5,8 @@ import Synchronization
 
 /// Serves a `Gateway` on one port: HTTP/1.1 (strict parser), and HTTP/2 on the same port, with
 /// prior knowledge or via `Upgrade: h2c` (the HTTP/1.1 server hands those connections over).
-/// With TLS configured the port speaks TLS with ALPN `h2` instead.
+/// With TLS configured the port speaks TLS only, with ALPN `h2` or `http/1.1` (terminated in
+/// front of the same HTTP/1.1 server, so both protocols share every route and limit).
 public final class GatewayServer: Sendable {
   public struct Configuration: Sendable {
     public var address: SocketAddress
@@ -26,56 +27,59 @@ public final class GatewayServer: Sendable {
 
   public let configuration: Configuration
   public let gateway: Gateway
-  private let http1: HTTP1Server?
-  private let tlsServer: HTTP2Server?
+  private let http1: HTTP1Server
+  private let terminator: TLSTerminator?
   private let adopted: AdoptedConnections
 
   public init(configuration: Configuration, gateway: Gateway, group: EventLoopGroup = .shared) throws {
     self.configuration = configuration
     self.gateway = gateway
-    let acceptor = GatewayStreamAcceptor(gateway: gateway, maxBodyBytes: configuration.maxRequestBodyBytes)
+    let acceptor = GatewayStreamAcceptor(
+      gateway: gateway, maxBodyBytes: configuration.maxRequestBodyBytes, isSecure: configuration.tls != nil)
     let adopted = AdoptedConnections()
     self.adopted = adopted
-    if let tls = configuration.tls {
-      var h2 = HTTP2Server.Configuration(address: configuration.address, tls: tls)
-      h2.connection = configuration.http2
-      h2.maxConnections = configuration.http1.maxConnections
-      tlsServer = try HTTP2Server(configuration: h2, group: group, acceptor: acceptor)
-      http1 = nil
-    } else {
-      var http1Configuration = configuration.http1
-      http1Configuration.address = configuration.address
-      http1Configuration.http2Handoff = GatewayHTTP2Handoff(
-        acceptor: acceptor, configuration: configuration.http2, adopted: adopted)
-      http1 = HTTP1Server(configuration: http1Configuration, group: group) { request in
-        let parsed = GatewayRequest.parse(
-          method: request.method, target: request.target, headers: request.headers, body: request.body,
-          protocolName: request.version.description, isSecure: false)
-        let response: GatewayResponse
-        switch parsed {
-        case .success(let gatewayRequest): response = await gateway.handle(gatewayRequest)
-        case .failure(let error):
-          var failed = error.response
-          failed.headers.set("connection", "close")
-          response = failed
-        }
-        return HTTPResponse(status: response.status, headers: response.headers, body: response.body)
+    var http1Configuration = configuration.http1
+    http1Configuration.address = configuration.address
+    http1Configuration.http2Handoff = GatewayHTTP2Handoff(
+      acceptor: acceptor, configuration: configuration.http2, adopted: adopted)
+    let isSecure = configuration.tls != nil
+    let http1 = HTTP1Server(configuration: http1Configuration, group: group) { request in
+      let parsed = GatewayRequest.parse(
+        method: request.method, target: request.target, headers: request.headers, body: request.body,
+        protocolName: request.version.description, isSecure: isSecure)
+      let response: GatewayResponse
+      switch parsed {
+      case .success(let gatewayRequest): response = await gateway.handle(gatewayRequest)
+      case .failure(let error):
+        var failed = error.response
+        failed.headers.set("connection", "close")
+        response = failed
       }
-      tlsServer = nil
+      return HTTPResponse(status: response.status, headers: response.headers, body: response.body)
+    }
+    self.http1 = http1
+    if let tls = configuration.tls {
+      // TLS is terminated in front of the same HTTP/1.1 server: ALPN `h2` clients then send the
+      // HTTP/2 preface, which the hand-off seam passes to HTTP/2 as for cleartext.
+      terminator = try TLSTerminator(
+        address: configuration.address, tls: tls, group: group, maxConnections: configuration.http1.maxConnections
+      ) { fd in http1.adopt(fd: fd) }
+    } else {
+      terminator = nil
     }
   }
 
   /// Binds and starts serving; the bound address (a real port when asked for 0).
   public func start() async throws -> SocketAddress {
-    if let tlsServer { return try await tlsServer.start() }
-    return try await http1!.start()
+    if let terminator { return try await terminator.start() }
+    return try await http1.start()
   }
 
   /// Stops accepting, lets requests in flight finish (up to the grace period), closes the rest.
   public func shutdown() async {
     let grace = configuration.shutdownGracePeriod
-    if let http1 { await http1.shutdown(gracePeriod: grace) }
-    if let tlsServer { await tlsServer.shutdown(gracePeriod: grace) }
+    if let terminator { await terminator.shutdown() }
+    await http1.shutdown(gracePeriod: grace)
     await adopted.shutdown(gracePeriod: grace)
   }
 }
@@ -174,6 +178,8 @@ struct GatewayHTTP2Handoff: HTTP1ProtocolHandoff {
 struct GatewayStreamAcceptor: HTTP2StreamAcceptor {
   let gateway: Gateway
   let maxBodyBytes: Int
+  /// The port is TLS (terminated before HTTP/2 sees the bytes).
+  let isSecure: Bool
 
   func accept(_ head: HTTP2RequestHead, stream: HTTP2StreamHandle) -> (
     delegate: (any HTTP2StreamDelegate)?, reply: HTTP2StreamReply?
@@ -182,6 +188,8 @@ struct GatewayStreamAcceptor: HTTP2StreamAcceptor {
       let error = APIError(status: 431, code: "request_header_fields_too_large", message: "the header list is too large")
       return (nil, Self.reply(error.response, isHead: false))
     }
+    var head = head
+    head.isSecure = head.isSecure || isSecure
     return (GatewayStreamDelegate(head: head, gateway: gateway, maxBodyBytes: maxBodyBytes), nil)
   }
 
