@@ -36,7 +36,9 @@ public final class GatewayServer: Sendable {
     self.gateway = gateway
     let acceptor = GatewayStreamAcceptor(
       gateway: gateway, maxBodyBytes: configuration.maxRequestBodyBytes, isSecure: configuration.tls != nil)
-    let adopted = AdoptedConnections()
+    // HTTP/2 connections leave the HTTP/1.1 server's table when handed over, so they are bounded
+    // here, by the same limit.
+    let adopted = AdoptedConnections(maxConnections: configuration.http1.maxConnections)
     self.adopted = adopted
     var http1Configuration = configuration.http1
     http1Configuration.address = configuration.address
@@ -92,10 +94,14 @@ final class AdoptedConnections: Sendable {
   }
   private let state = Mutex(State())
 
-  /// False once shutting down (the caller closes the connection instead).
+  let maxConnections: Int
+
+  init(maxConnections: Int) { self.maxConnections = maxConnections }
+
+  /// False once shutting down or full (the caller closes the connection instead).
   func insert(_ connection: HTTP2Connection) -> Bool {
     state.withLock { state in
-      guard !state.shuttingDown else { return false }
+      guard !state.shuttingDown, state.connections.count < maxConnections else { return false }
       state.connections[ObjectIdentifier(connection)] = connection
       return true
     }
