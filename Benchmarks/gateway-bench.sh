@@ -34,6 +34,7 @@ RESULTS="$ROOT/.build/bench/gateway-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RESULTS"
 PIDS=()
 cleanup() {
+  [[ -n ${DEBUG_CLEANUP:-} ]] && echo "cleanup: ${PIDS[*]}" >&2
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
@@ -49,7 +50,9 @@ for product in gateway auth-service account-service; do
   [[ -x $BIN_DIR/$product ]] || die "$BIN_DIR/$product is missing (build it or set BIN_DIR)"
 done
 
-# Starts a program in the background and prints the port from its `listening on host:port` line.
+# Starts a program in the background (in this shell, so cleanup knows its pid) and sets PORT
+# from its `listening on host:port` line.
+PORT=
 start() {
   local name=$1; shift
   local out="$WORK/$name.out"
@@ -58,7 +61,7 @@ start() {
   local deadline=$((SECONDS + START_TIMEOUT))
   while ((SECONDS < deadline)); do
     if grep -q '^listening on ' "$out" 2>/dev/null; then
-      sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -1
+      PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -1)
       return 0
     fi
     sleep 0.1
@@ -68,14 +71,17 @@ start() {
 
 key() { openssl rand -base64 32; }
 
-ACCOUNT_PORT=$(start account-service HAYON_RPC_TOKEN="$RPC_TOKEN" ACCOUNT_SERVICE_LISTEN=127.0.0.1:0 \
-  HAYON_DATA_DIR="$WORK/account" HAYON_LOG_LEVEL=warning "$BIN_DIR/account-service")
-AUTH_PORT=$(start auth-service HAYON_RPC_TOKEN="$RPC_TOKEN" AUTH_SERVICE_LISTEN=127.0.0.1:0 \
+start account-service HAYON_RPC_TOKEN="$RPC_TOKEN" ACCOUNT_SERVICE_LISTEN=127.0.0.1:0 \
+  HAYON_DATA_DIR="$WORK/account" HAYON_LOG_LEVEL=warning "$BIN_DIR/account-service"
+ACCOUNT_PORT=$PORT
+start auth-service HAYON_RPC_TOKEN="$RPC_TOKEN" AUTH_SERVICE_LISTEN=127.0.0.1:0 \
   ACCOUNT_SERVICE_ADDRESS=127.0.0.1:$ACCOUNT_PORT HAYON_DATA_DIR="$WORK/auth" HAYON_LOG_LEVEL=warning \
-  HAYON_VAULT_KEYS="v1:$(key)" HAYON_ACCESS_TOKEN_KEYS="k1:$(key)" "$BIN_DIR/auth-service")
-GATEWAY_PORT=$(start gateway HAYON_RPC_TOKEN="$RPC_TOKEN" GATEWAY_LISTEN=127.0.0.1:0 \
+  HAYON_VAULT_KEYS="v1:$(key)" HAYON_ACCESS_TOKEN_KEYS="k1:$(key)" "$BIN_DIR/auth-service"
+AUTH_PORT=$PORT
+start gateway HAYON_RPC_TOKEN="$RPC_TOKEN" GATEWAY_LISTEN=127.0.0.1:0 \
   AUTH_SERVICE_ADDRESS=127.0.0.1:$AUTH_PORT ACCOUNT_SERVICE_ADDRESS=127.0.0.1:$ACCOUNT_PORT \
-  HAYON_LOG_LEVEL=warning "$BIN_DIR/gateway")
+  HAYON_LOG_LEVEL=warning "$BIN_DIR/gateway"
+GATEWAY_PORT=$PORT
 log "account-service :$ACCOUNT_PORT  auth-service :$AUTH_PORT  gateway :$GATEWAY_PORT"
 
 GATEWAY=http://127.0.0.1:$GATEWAY_PORT
@@ -109,7 +115,8 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => console.log('listening on 127.0.0.1:' + server.address().port));
 JS
-NODE_PORT=$(start node DOC="$WORK/accounts.json" TOKEN="$TOKEN" node "$WORK/node-server.js")
+start node DOC="$WORK/accounts.json" TOKEN="$TOKEN" node "$WORK/node-server.js"
+NODE_PORT=$PORT
 NODE=http://127.0.0.1:$NODE_PORT
 cmp -s "$WORK/accounts.json" <(curl -sS -H "Authorization: Bearer $TOKEN" "$NODE/api/accounts") || die "node answers differently"
 
