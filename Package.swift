@@ -263,6 +263,12 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    // Running the package's executables from tests (child processes with collected output).
+    .target(
+      name: "HayonTestSupport",
+      path: "Tests/HayonTestSupport",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "GatewayTests",
       dependencies: [
@@ -296,7 +302,10 @@ let package = Package(
     ),
     .testTarget(
       name: "AuthServiceTests",
-      dependencies: ["AuthService", "HayonAuth", "HayonAccount", "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2"],
+      dependencies: [
+        "AuthService", "AccountService", "PlatformSandbox", "HayonPlatforms", "HayonTestSupport", "HayonUsers", "HayonAuth", "HayonAccount", "HayonRPC",
+        "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2",
+      ],
       path: "Tests/AuthServiceTests",
       swiftSettings: swiftSettings
     ),
@@ -322,7 +331,7 @@ let package = Package(
       name: "AccountServiceTests",
       dependencies: [
         "AccountService", "HayonAccount", "HayonModel", "HayonRuntime", "HayonRPC", "HayonStore",
-        "HayonCrypto", "HayonHTTP2",
+        "HayonCrypto", "HayonHTTP2", "HayonTestSupport",
       ],
       path: "Tests/AccountServiceTests",
       swiftSettings: swiftSettings

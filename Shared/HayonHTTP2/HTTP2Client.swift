@@ -17,15 +17,17 @@ public enum HTTP2ClientConnector {
     connectionConfiguration.handshakeTimeout = timeout
     let connection = HTTP2Connection(
       fd: fd, loop: loop, role: .client, tls: session, acceptor: nil, configuration: connectionConfiguration)
-    await connection.startClient()
-    try await connection.waitUntilConnected()
+    try await connection.connectAsClient()
     return connection
   }
 }
 
 extension HTTP2Connection {
-  func startClient() {
+  /// Starts the session and waits for the connect (and TLS handshake) in one isolated call, so
+  /// no other job on the loop runs between registering the socket and awaiting it.
+  func connectAsClient() async throws {
     markConnecting()
     start(onClose: nil)
+    try await waitUntilConnected()
   }
 }

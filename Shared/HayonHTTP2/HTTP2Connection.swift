@@ -270,10 +270,10 @@ public actor HTTP2Connection {
 
   /// Client: resumes once connect (and the TLS handshake with ALPN h2) completed.
   func waitUntilConnected() async throws {
-    guard connecting else {
-      if closed { throw HTTP2StreamError.connectionClosed }
-      return
-    }
+    // Closed while starting (registration failed): `connecting` is still set, but nothing will
+    // ever resume a continuation stored now.
+    if closed { throw HTTP2StreamError.connectionClosed }
+    guard connecting else { return }
     try await withCheckedThrowingContinuation { connectContinuation = $0 }
   }
 

@@ -461,12 +461,20 @@ final class ConnectionPool: Sendable {
     case .wait:
       do {
         return try await withCheckedThrowingContinuation { continuation in
-          let immediate = state.withLock { state -> HTTP2Connection? in
-            if let connection = state.connection, connection.isUsable { return connection }
+          enum Registration { case ready(HTTP2Connection), waiting, attemptOver }
+          let registration = state.withLock { state -> Registration in
+            if let connection = state.connection, connection.isUsable { return .ready(connection) }
+            // The attempt this caller meant to wait for already ended (it failed, or its
+            // connection is gone): waiting now would wait for nothing.
+            guard state.connecting else { return .attemptOver }
             state.waiters.append(continuation)
-            return nil
+            return .waiting
           }
-          if let immediate { continuation.resume(returning: immediate) }
+          switch registration {
+          case .ready(let connection): continuation.resume(returning: connection)
+          case .attemptOver: continuation.resume(throwing: RPCError(.unavailable, "connect failed; try again"))
+          case .waiting: break
+          }
         }
       } catch {
         throw (error as? RPCError) ?? RPCError(.unavailable, "connect failed")
@@ -474,9 +482,16 @@ final class ConnectionPool: Sendable {
     case .connect:
       let result: Result<HTTP2Connection, RPCError>
       do {
-        let connection = try await HTTP2ClientConnector.connect(
-          to: configuration.target, tls: tlsContext, serverName: configuration.tls?.serverName,
-          group: group, configuration: configuration.connection, timeout: configuration.connectTimeout)
+        // Connect from a detached task: awaited directly from a handler whose task prefers an
+        // event loop (a service calling another while answering), the connect's completion was
+        // sometimes never delivered and the call hung until its deadline (FirstConnectTests
+        // reproduces it). A detached task carries no executor preference or actor context.
+        let (configuration, tlsContext, group) = (self.configuration, self.tlsContext, self.group)
+        let connection = try await Task.detached {
+          try await HTTP2ClientConnector.connect(
+            to: configuration.target, tls: tlsContext, serverName: configuration.tls?.serverName,
+            group: group, configuration: configuration.connection, timeout: configuration.connectTimeout)
+        }.value
         result = .success(connection)
       } catch {
         result = .failure(RPCError(.unavailable, "cannot connect to \(configuration.target): \(error)"))

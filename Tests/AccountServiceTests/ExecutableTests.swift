@@ -3,6 +3,7 @@ import HayonAccount
 import HayonHTTP2
 import HayonModel
 import HayonRPC
+import HayonTestSupport
 import Testing
 
 /// `grpc.health.v1.Health/Check` in its JSON form, as a caller declares it.

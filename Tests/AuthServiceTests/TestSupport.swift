@@ -24,21 +24,3 @@ func makeSealer(_ ids: [String] = ["k1"], current: String = "k1") throws -> Seal
 func makeMemoryStore() async throws -> SQLiteStore {
   try await SQLiteStore(.inMemory, schema: AuthStore.schema)
 }
-
-/// Expects `body` to fail with `code`; returns the error for further checks.
-@discardableResult
-func expectRPCError(
-  _ code: RPCStatusCode, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
-) async -> RPCError? {
-  do {
-    try await body()
-    Issue.record("expected \(code.name), but the call succeeded", sourceLocation: sourceLocation)
-    return nil
-  } catch let error as RPCError {
-    #expect(error.code == code, "got \(error)", sourceLocation: sourceLocation)
-    return error
-  } catch {
-    Issue.record("expected RPCError \(code.name), got \(error)", sourceLocation: sourceLocation)
-    return nil
-  }
-}

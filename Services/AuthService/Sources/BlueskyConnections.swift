@@ -9,7 +9,7 @@ import HayonRuntime
 import HayonStore
 
 /// Bluesky accounts: app-password sign-in, session reuse and refresh, leases, profile, revocation.
-struct BlueskyConnections: Sendable {
+struct BlueskyConnections: PlatformConnections {
   let vault: TokenVault
   let client: BlueskyClient
   let reporter: AccountReporter
@@ -181,9 +181,10 @@ struct BlueskyConnections: Sendable {
       leaseExpiresAt: Timestamp(until), tokenExpiresAt: credential.accessExpiresAt.map { Timestamp($0) })
   }
 
-  /// The PDS refused a leased access token: refresh (once across concurrent reports). False
+  /// The PDS refused a leased access token (expired or not: a refresh tells): refresh, once
+  /// across concurrent reports. False
   /// when the session is gone for good; the health event is then recorded.
-  func recover(userId: String) async throws(RPCError) -> Bool {
+  func recover(userId: String, reason: Connections.RejectionReason) async throws(RPCError) -> Bool {
     let (credential, _) = try await stored(userId: userId)
     do {
       _ = try await refresh(userId: userId, replacing: credential.refreshJwt, force: true)

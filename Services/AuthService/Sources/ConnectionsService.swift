@@ -83,33 +83,21 @@ public struct ConnectionsService: Connections.ServiceProtocol {
     _ request: Connections.AccountRequest, context: ServerContext
   ) async throws -> Connections.ConnectedAccount {
     try ConnectionInput.validateUserId(request.userId)
-    switch request.platform {
-    case .bluesky: return try await bluesky.refreshProfile(userId: request.userId)
-    case .mastodon: return try await mastodon.refreshProfile(userId: request.userId)
-    case .tumblr, .facebook, .instagram, .threads: throw ConnectionErrors.notAvailableYet(request.platform)
-    }
+    return try await connected(request.platform).refreshProfile(userId: request.userId)
   }
 
   public func disconnect(
     _ request: Connections.DisconnectRequest, context: ServerContext
   ) async throws -> Connections.DisconnectResponse {
     try ConnectionInput.validateUserId(request.userId)
-    switch request.platform {
-    case .bluesky: return try await bluesky.disconnect(userId: request.userId, revokeAtPlatform: request.revokeAtPlatform)
-    case .mastodon: return try await mastodon.disconnect(userId: request.userId, revokeAtPlatform: request.revokeAtPlatform)
-    case .tumblr, .facebook, .instagram, .threads: throw ConnectionErrors.notAvailableYet(request.platform)
-    }
+    return try await connected(request.platform).disconnect(userId: request.userId, revokeAtPlatform: request.revokeAtPlatform)
   }
 
   public func leaseCredential(
     _ request: Connections.AccountRequest, context: ServerContext
   ) async throws -> Connections.CredentialLease {
     try ConnectionInput.validateUserId(request.userId)
-    switch request.platform {
-    case .bluesky: return try await bluesky.lease(userId: request.userId)
-    case .mastodon: return try await mastodon.lease(userId: request.userId)
-    case .tumblr, .facebook, .instagram, .threads: throw ConnectionErrors.notAvailableYet(request.platform)
-    }
+    return try await connected(request.platform).lease(userId: request.userId)
   }
 
   public func reportCredentialRejected(
@@ -119,14 +107,29 @@ public struct ConnectionsService: Connections.ServiceProtocol {
     if let detail = request.detail, detail.count > Connections.Limits.detailLength {
       throw ConnectionErrors.invalid("detail", "must be at most \(Connections.Limits.detailLength) characters")
     }
-    let recovered: Bool
-    switch request.platform {
-    case .bluesky: recovered = try await bluesky.recover(userId: request.userId)
-    case .mastodon: recovered = try await mastodon.recover(userId: request.userId, reason: request.reason)
-    case .tumblr, .facebook, .instagram, .threads: throw ConnectionErrors.notAvailableYet(request.platform)
-    }
+    let recovered = try await connected(request.platform).recover(userId: request.userId, reason: request.reason)
     return Connections.ReportCredentialRejectedResponse(recovered: recovered)
   }
+
+  /// The one place a platform's connection logic is chosen; a platform whose flow is not built
+  /// yet answers `UNIMPLEMENTED`.
+  func connected(_ platform: Platform) throws(RPCError) -> any PlatformConnections {
+    switch platform {
+    case .bluesky: bluesky
+    case .mastodon: mastodon
+    case .tumblr, .facebook, .instagram, .threads: throw ConnectionErrors.notAvailableYet(platform)
+    }
+  }
+}
+
+/// What every platform's connection logic offers once an account is linked (how it gets linked
+/// differs: an app password for Bluesky, OAuth for the others).
+protocol PlatformConnections: Sendable {
+  func refreshProfile(userId: String) async throws(RPCError) -> Connections.ConnectedAccount
+  func disconnect(userId: String, revokeAtPlatform: Bool) async throws(RPCError) -> Connections.DisconnectResponse
+  func lease(userId: String) async throws(RPCError) -> Connections.CredentialLease
+  /// The platform refused a leased credential; true when a new lease may work.
+  func recover(userId: String, reason: Connections.RejectionReason) async throws(RPCError) -> Bool
 }
 
 /// Tells account-service what happened. Health reports are best effort (a failure is logged,

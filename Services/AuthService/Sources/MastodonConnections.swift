@@ -10,7 +10,7 @@ import HayonStore
 
 /// Mastodon accounts on any instance: per-instance app registration, the OAuth dance with PKCE
 /// and a server-side state, profile, leases and revocation. Mastodon tokens do not expire.
-struct MastodonConnections: Sendable {
+struct MastodonConnections: PlatformConnections {
   let vault: TokenVault
   let flows: PendingFlowStore
   let apps: MastodonAppRegistry

@@ -2,22 +2,22 @@ import Foundation
 import Synchronization
 
 /// The directory `swift build` put the products in (the test bundle sits beside them).
-let productsDirectory: URL = {
+public let productsDirectory: URL = {
   let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
   if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent("account-service").path) { return beside }
-  // Repository root from this file (Tests/AccountServiceTests/Support/), then the debug build.
+  // Repository root from this file (Tests/HayonTestSupport/), then the debug build.
   return URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent(".build/debug")
 }()
 
-struct ChildProcessError: Error, CustomStringConvertible {
-  var description: String
+public struct ChildProcessError: Error, CustomStringConvertible {
+  public var description: String
 }
 
-/// A service executable run as a child: output collected as it arrives, so a test can wait for
+/// A product of this package (a service executable, the sandbox) run as a child: output collected as it arrives, so a test can wait for
 /// a line; always stopped by `terminate()` (SIGTERM, SIGKILL after a grace period).
-final class ChildProcess: Sendable {
+public final class ChildProcess: Sendable {
   private struct Output {
     var stdout = Data()
     var stderr = Data()
@@ -27,12 +27,12 @@ final class ChildProcess: Sendable {
     let state = Mutex(Output())
   }
 
-  let executable: String
+  public let executable: String
   // Configured before `run()`, afterwards only queried and signalled.
   private let process = Process()
   private let outputBox = OutputBox()
 
-  init(product: String, environment: [String: String]) throws {
+  public init(product: String, environment: [String: String]) throws {
     executable = productsDirectory.appendingPathComponent(product).path
     guard FileManager.default.isExecutableFile(atPath: executable) else {
       throw ChildProcessError(description: "\(executable) is missing: run swift build --build-tests first")
@@ -56,14 +56,14 @@ final class ChildProcess: Sendable {
     try process.run()
   }
 
-  var stdoutText: String { outputBox.state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
-  var stderrText: String { outputBox.state.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
-  var isRunning: Bool { process.isRunning }
-  var terminationStatus: Int32 { process.terminationStatus }
+  public var stdoutText: String { outputBox.state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
+  public var stderrText: String { outputBox.state.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
+  public var isRunning: Bool { process.isRunning }
+  public var terminationStatus: Int32 { process.terminationStatus }
 
   /// The first complete stdout line starting with `prefix`; fails if the child exits first or
   /// `timeout` passes (polling the collected output, not sleeping for a guessed time).
-  func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async throws -> String {
+  public func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async throws -> String {
     let deadline = ContinuousClock.now + timeout
     while true {
       let text = stdoutText
@@ -80,7 +80,7 @@ final class ChildProcess: Sendable {
   }
 
   /// Waits up to `timeout` for the child to exit; true if it did.
-  func waitForExit(timeout: Duration = .seconds(20)) async -> Bool {
+  public func waitForExit(timeout: Duration = .seconds(20)) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while process.isRunning {
       if ContinuousClock.now >= deadline { return false }
@@ -92,7 +92,7 @@ final class ChildProcess: Sendable {
   }
 
   /// SIGTERM, then SIGKILL if it is still running after `grace`. Safe to call more than once.
-  func terminate(grace: Duration = .seconds(10)) async {
+  public func terminate(grace: Duration = .seconds(10)) async {
     guard process.isRunning else { return }
     process.terminate()
     if await waitForExit(timeout: grace) { return }
@@ -102,7 +102,7 @@ final class ChildProcess: Sendable {
 }
 
 /// Runs `body` with a started child and always stops it afterwards.
-func withChildProcess<T>(
+public func withChildProcess<T>(
   product: String, environment: [String: String], _ body: (ChildProcess) async throws -> T
 ) async throws -> T {
   let child = try ChildProcess(product: product, environment: environment)
