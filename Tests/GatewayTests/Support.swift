@@ -83,11 +83,8 @@ func withStack<T>(
       }
     }, clock: clock, logger: Logger(label: "users", minimumLevel: .error))
   let accountClientForAuth = try RPCClient(configuration: RPCClient.Configuration(target: accountAddress, credential: credential))
-  // Connect auth-service's account-service client before the first request. Without this, the
-  // first MarkConnected (made from inside a Connections handler, right after a URLSession call)
-  // intermittently never reached account-service (about 1 run in 3 of the Mastodon test): a
-  // first-connect problem below the gateway (HayonRPC/HayonHTTP2 client), reported, not fixed here.
-  _ = try await Accounts.Client(accountClientForAuth).getAccount(.init(userId: "warmup"))
+  // No client is connected up front: every first connection is made from inside a handler, the
+  // path where main's RPC client fix (27f5b4a) cured an intermittent hang.
   let sandboxURL = URL(string: sandbox.baseURL)!
   let sandboxHost = "\(sandboxURL.host!):\(sandboxURL.port!)"
   let connections = ConnectionsService(
@@ -111,7 +108,6 @@ func withStack<T>(
   postsConfiguration.shutdownGracePeriod = .seconds(1)
   let publishStore = try await SQLiteStore(.inMemory, schema: PublishStore.schema)
   let publishAccounts = try RPCClient(configuration: RPCClient.Configuration(target: accountAddress, credential: credential))
-  _ = try await Accounts.Client(publishAccounts).getAccount(.init(userId: "warmup"))
   let realPosts = PostsService(
     store: PublishStore(store: publishStore), accounts: Accounts.Client(publishAccounts), http: URLSessionHTTPClient(),
     configuration: PublishConfiguration(hostPolicy: HostPolicy(allowList: [sandboxHost])),
@@ -140,8 +136,6 @@ func withStack<T>(
       posts: Posts.Client(postsClient),
       healthTargets: [("auth-service", authClient), ("account-service", accountClient), ("publish-service", postsClient)]),
     logger: Logger(label: "gateway", minimumLevel: .error))
-  let connected = await gateway.connectBackends()
-  precondition(connected.values.allSatisfy { $0 == "serving" }, "backends: \(connected)")
   var serverConfiguration = GatewayServer.Configuration(address: SocketAddress(host: "127.0.0.1", port: 0), tls: tls)
   serverConfiguration.shutdownGracePeriod = .seconds(1)
   serverConfiguration.http1.lingerTimeout = .milliseconds(200)

@@ -84,7 +84,7 @@ let gateway = Gateway(
   logger: logger)
 
 let backendsAtStart = await gateway.connectBackends()
-logger.info("backends", backendsAtStart)
+logger.info("backends at start", backendsAtStart)
 
 let server: GatewayServer
 let bound: SocketAddress

@@ -49,10 +49,9 @@ extension Gateway {
     let targets = backends.healthTargets
     let timeout = configuration.readinessTimeout
     let options = CallOptions(timeout: timeout, metadata: ["x-request-id": context.requestId])
-    // The checks run in parallel on the global executor. With the handler's event-loop
-    // preference inherited, three concurrent first connects never completed (neither the
-    // connect timeout nor the call deadline fired): a HayonHTTP2/HayonRPC issue, reproduced by
-    // `readyz as the very first request` in GatewayTests.
+    // The checks run in parallel on the global executor rather than on the handler's event loop.
+    // (Before main's RPC client fix 27f5b4a, three concurrent first connects made from a loop
+    // never completed; `readyz as the very first request` in GatewayTests covers it.)
     let results = await withTaskGroup(of: (String, String).self) { group in
       for target in targets {
         group.addTask(executorPreference: globalConcurrentExecutor) {
@@ -72,10 +71,8 @@ extension Gateway {
     return ReadinessReport(status: ready ? "ready" : "not_ready", services: results)
   }
 
-  /// Connects every backend client once, from the caller's context (not a request handler's), and
-  /// says which answered. Call it before serving: a first connection made from inside a handler
-  /// running on an event loop intermittently never completes (a HayonRPC/HayonHTTP2 issue seen
-  /// by the gateway and publish-service tests alike); connecting up front keeps handlers on
+  /// Connects every backend client once and says which answered; the executable logs it at
+  /// start-up. Not required (clients connect on first use), but the first requests then find
   /// established connections.
   @discardableResult
   public func connectBackends(timeout: Duration = .seconds(2)) async -> [String: String] {
