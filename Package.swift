@@ -273,7 +273,7 @@ let package = Package(
       name: "GatewayTests",
       dependencies: [
         "Gateway", "AccountService", "AuthService", "AuthUsers", "HayonAccount", "HayonAuth", "HayonUsers", "HayonPublish",
-        "HayonHTTP1", "PlatformSandbox", "PublishService",
+        "HayonHTTP1", "PlatformSandbox", "PublishService", "HayonTestSupport",
         "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonStore", "HayonCrypto", "HayonModel", "HayonPlatforms",
       ],
       path: "Tests/GatewayTests",
