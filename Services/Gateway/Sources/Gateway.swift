@@ -88,6 +88,7 @@ public final class Gateway: Sendable {
 
   /// Answers one request: routing, request id, errors in the one shape.
   public func handle(_ request: GatewayRequest) async -> GatewayResponse {
+    let started = ContinuousClock.now
     let requestId = Self.requestId(from: request.headers["x-request-id"])
     var response: GatewayResponse
     switch router.match(method: request.method, path: request.path) {
@@ -111,6 +112,24 @@ public final class Gateway: Sendable {
     }
     response.headers.set("x-request-id", requestId)
     if request.method == "HEAD" { response.body = [] }
+    if logger.minimumLevel <= .debug {
+      // The path only: query strings carry OAuth codes and states.
+      logger.debug(
+        "request",
+        ["requestId": requestId, "method": request.method, "path": Self.quoted(request.path),
+         "protocol": request.protocolName, "status": String(response.status),
+         "milliseconds": String((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
+           + (ContinuousClock.now - started).components.seconds * 1000)])
+    }
+    return response
+  }
+
+  /// The answer to a request that could not even be parsed (bad target): the error, a request id,
+  /// and the connection closed.
+  func rejected(_ error: APIError, headers: HTTPFields) -> GatewayResponse {
+    var response = error.response
+    response.headers.set("x-request-id", Self.requestId(from: headers["x-request-id"]))
+    response.headers.set("connection", "close")
     return response
   }
 

@@ -52,10 +52,7 @@ public final class GatewayServer: Sendable {
       let response: GatewayResponse
       switch parsed {
       case .success(let gatewayRequest): response = await gateway.handle(gatewayRequest)
-      case .failure(let error):
-        var failed = error.response
-        failed.headers.set("connection", "close")
-        response = failed
+      case .failure(let error): response = gateway.rejected(error, headers: request.headers)
       }
       return HTTPResponse(status: response.status, headers: response.headers, body: response.body)
     }
@@ -251,7 +248,9 @@ final class GatewayStreamDelegate: HTTP2StreamDelegate {
       let isHead = head.method == "HEAD"
       switch request {
       case .failure(let error):
-        return GatewayStreamAcceptor.reply(error.response, isHead: isHead)
+        var fields = HTTPFields()
+        if let id = head.headers[first: "x-request-id"] { fields.add("x-request-id", id) }
+        return GatewayStreamAcceptor.reply(gateway.rejected(error, headers: fields), isHead: isHead)
       case .success(let request):
         task = Task(executorPreference: stream.connection.loop.taskExecutor) {
           let response = await gateway.handle(request)
