@@ -18,6 +18,7 @@ import HayonUsers
 //   PUBLISH_SERVICE_ADDRESS    publish-service's host:port (default 127.0.0.1:50053)
 //   GATEWAY_TLS_CERT, GATEWAY_TLS_KEY  PEM files: serve TLS with ALPN h2 on the port
 //   GATEWAY_PUBLIC_URL         the public origin for absolute links (`https://hayon.example`)
+//   GATEWAY_ACCOUNT_CONNECTIONS  HTTP/2 connections to account-service, used in turn (1-8, default 2)
 //   HAYON_LOG_LEVEL            debug | info | notice | warning | error (default info)
 
 let program = "gateway"
@@ -29,6 +30,7 @@ struct Settings: Sendable {
   var account: RPCClient.Configuration
   var publish: RPCClient.Configuration
   var publicURL: String?
+  var accountConnections: Int
   var logLevel: Logger.Level
 }
 
@@ -56,7 +58,9 @@ let settings = ServiceEnvironment.load(program: program, ProcessInfo.processInfo
     auth: try client("AUTH_SERVICE_ADDRESS", "127.0.0.1:50052"),
     account: try client("ACCOUNT_SERVICE_ADDRESS", "127.0.0.1:50051"),
     publish: try client("PUBLISH_SERVICE_ADDRESS", "127.0.0.1:50053"),
-    publicURL: publicURL, logLevel: try environment.logLevel())
+    publicURL: publicURL,
+    accountConnections: try environment.integer("GATEWAY_ACCOUNT_CONNECTIONS", default: 2, in: 1...8),
+    logLevel: try environment.logLevel())
 }
 
 let logger = Logger(label: program, minimumLevel: settings.logLevel)
@@ -65,10 +69,12 @@ let signals = ShutdownSignals(program: program)
 let authClient: RPCClient
 let accountClient: RPCClient
 let publishClient: RPCClient
+var extraAccountClients: [RPCClient] = []
 do {
   authClient = try RPCClient(configuration: settings.auth)
   accountClient = try RPCClient(configuration: settings.account)
   publishClient = try RPCClient(configuration: settings.publish)
+  for _ in 1..<settings.accountConnections { extraAccountClients.append(try RPCClient(configuration: settings.account)) }
 } catch {
   ServiceEnvironment.exitWithConfigurationError(program: program, "cannot set up the service clients: \(error)")
 }
@@ -80,7 +86,8 @@ let gateway = Gateway(
   backends: GatewayBackends(
     users: Users.Client(authClient), connections: Connections.Client(authClient), accounts: Accounts.Client(accountClient),
     posts: Posts.Client(publishClient),
-    healthTargets: [("auth-service", authClient), ("account-service", accountClient), ("publish-service", publishClient)]),
+    healthTargets: [("auth-service", authClient), ("account-service", accountClient), ("publish-service", publishClient)],
+    additionalAccounts: extraAccountClients.map(Accounts.Client.init)),
   logger: logger)
 
 let backendsAtStart = await gateway.connectBackends()
@@ -103,4 +110,5 @@ await server.shutdown()
 await authClient.close()
 await accountClient.close()
 await publishClient.close()
+for client in extraAccountClients { await client.close() }
 logger.info("stopped")

@@ -14,7 +14,11 @@ import Synchronization
 public struct GatewayBackends: Sendable {
   public var users: Users.Client
   public var connections: Connections.Client
-  public var accounts: Accounts.Client
+  /// account-service, over one or more connections (`accountsPool`), taken in turn: each RPC
+  /// client keeps one HTTP/2 connection, which account-service serves on one event loop.
+  public var accounts: Accounts.Client { accountsPool[turn.next(accountsPool.count)] }
+  public let accountsPool: [Accounts.Client]
+  private let turn = Turn()
   /// publish-service (posts); nil answers the posts routes with 503.
   public var posts: Posts.Client?
   /// For `/readyz`: each service's RPC client, by name.
@@ -22,13 +26,21 @@ public struct GatewayBackends: Sendable {
 
   public init(
     users: Users.Client, connections: Connections.Client, accounts: Accounts.Client, posts: Posts.Client?,
-    healthTargets: [(name: String, client: RPCClient)]
+    healthTargets: [(name: String, client: RPCClient)], additionalAccounts: [Accounts.Client] = []
   ) {
     self.users = users
     self.connections = connections
-    self.accounts = accounts
+    self.accountsPool = [accounts] + additionalAccounts
     self.posts = posts
     self.healthTargets = healthTargets
+  }
+}
+
+/// A shared counter for taking clients in turn.
+final class Turn: Sendable {
+  private let counter = Atomic<Int>(0)
+  func next(_ count: Int) -> Int {
+    count == 1 ? 0 : counter.wrappingAdd(1, ordering: .relaxed).oldValue % count
   }
 }
 
