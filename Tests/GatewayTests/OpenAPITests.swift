@@ -30,6 +30,11 @@ struct OpenAPITests {
       let components = try #require(document["components"] as? [String: Any])
       let schemas = try #require(components["schemas"] as? [String: Any])
 
+      for path in paths.keys { #expect(path.hasPrefix("/"), "\(path)") }
+      let components0 = try #require(document["components"] as? [String: Any])
+      for (name, _) in try #require(components0["schemas"] as? [String: Any]) {
+        #expect(name.range(of: "^[a-zA-Z0-9._-]+$", options: .regularExpression) != nil, "schema name \(name)")
+      }
       var described = Set<String>()
       for (path, operations) in paths {
         for method in operations.keys { described.insert("\(method.uppercased()) \(path)") }
@@ -64,6 +69,18 @@ struct OpenAPITests {
         }
         // Responses: each documented, errors in the one shape.
         let responses = try #require(operation["responses"] as? [String: [String: Any]])
+        for (status, response) in responses {
+          // OpenAPI 3.1: keys are HTTP status codes, every response object has a description.
+          #expect(Int(status).map { (100...599).contains($0) } == true, "\(route.pattern) \(status)")
+          #expect((response["description"] as? String)?.isEmpty == false, "\(route.pattern) \(status)")
+          if let content = response["content"] as? [String: [String: Any]] {
+            for (_, media) in content { #expect(media["schema"] != nil, "\(route.pattern) \(status)") }
+          }
+        }
+        for parameter in parameters {
+          #expect(["path", "query", "header", "cookie"].contains(parameter["in"] as? String ?? ""))
+          #expect(parameter["schema"] != nil && parameter["name"] is String)
+        }
         for spec in route.spec.responses { #expect(responses[String(spec.status)] != nil, "\(route.pattern) \(spec.status)") }
         for status in route.spec.errors {
           let entry = try #require(responses[String(status)], "\(route.method) \(route.pattern) lacks \(status)")
