@@ -114,7 +114,16 @@ struct RouteTests {
         #expect(unavailable.status == 501, "\(platform): \(unavailable.text)")
         #expect(unavailable.errorCode == "unimplemented")
         #expect(unavailable.errorMessage?.contains("not available") == true, "\(unavailable.errorMessage ?? "")")
+        for (method, action) in [("GET", "refresh"), ("DELETE", "disconnect")] {
+          let other = try await curl(
+            method, stack.url("/api/platform/\(platform)/\(action)"), protocol: wire, headers: bearer(user.access))
+          #expect(other.status == 501, "\(platform) \(action): \(other.text)")
+        }
       }
+      let bluesky = try await curl(
+        "GET", stack.url("/api/platform/bluesky/connect"), protocol: wire, headers: bearer(user.access))
+      #expect(bluesky.status == 400, "\(bluesky.text)")
+      #expect(bluesky.errorMessage?.contains("app password") == true)
     }
   }
 
