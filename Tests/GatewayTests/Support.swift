@@ -56,7 +56,8 @@ struct Stack: Sendable {
 /// With `realPublish`, publish-service's own `PostsService` (no scheduler) answers the posts
 /// routes instead of the in-memory stand-in.
 func withStack<T>(
-  realPublish: Bool = false, tls: TLSConfiguration? = nil, configure: (inout GatewayConfiguration) -> Void = { _ in }, _ body: (Stack) async throws -> T
+  realPublish: Bool = false, tls: TLSConfiguration? = nil,
+  server configureServer: (inout GatewayServer.Configuration) -> Void = { _ in }, configure: (inout GatewayConfiguration) -> Void = { _ in }, _ body: (Stack) async throws -> T
 ) async throws -> T {
   let sandbox = try await PlatformSandbox.start()
   let clock = MovableClock()
@@ -139,6 +140,7 @@ func withStack<T>(
   var serverConfiguration = GatewayServer.Configuration(address: SocketAddress(host: "127.0.0.1", port: 0), tls: tls)
   serverConfiguration.shutdownGracePeriod = .seconds(1)
   serverConfiguration.http1.lingerTimeout = .milliseconds(200)
+  configureServer(&serverConfiguration)
   let server = try GatewayServer(configuration: serverConfiguration, gateway: gateway)
   let bound = try await server.start()
   let stack = Stack(
