@@ -129,6 +129,8 @@ final class MemoryPosts: Posts.ServiceProtocol, Sendable {
   let recorder: CallRecorder
   private let store = Mutex<[Posts.Post]>([])
   private let counter = Atomic<Int>(0)
+  /// How long `ListPosts` takes (to hold a request in flight).
+  let listDelay = Mutex<Duration>(.zero)
 
   init(recorder: CallRecorder) { self.recorder = recorder }
 
@@ -166,6 +168,8 @@ final class MemoryPosts: Posts.ServiceProtocol, Sendable {
 
   func listPosts(_ request: Posts.ListPostsRequest, context: ServerContext) async throws -> Posts.ListPostsResponse {
     note("ListPosts", context)
+    let delay = listDelay.withLock { $0 }
+    if delay > .zero { try await Task.sleep(for: delay) }
     let mine = store.withLock { $0.filter { $0.userId == request.userId && (request.status == nil || $0.status == request.status) } }
       .reversed()
     let size = request.pageSize ?? Posts.Limits.defaultPageSize
