@@ -19,6 +19,7 @@ let package = Package(
     .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
     .executable(name: "account-service", targets: ["AccountServiceExecutable"]),
     .executable(name: "auth-service", targets: ["AuthServiceExecutable"]),
+    .executable(name: "hayon-probe", targets: ["Probe"]),
   ],
   targets: [
     // C boundaries.
@@ -187,6 +188,13 @@ let package = Package(
       path: "Services/PublishService/Executable",
       swiftSettings: swiftSettings
     ),
+    // Health probe for the local run and container health checks.
+    .executableTarget(
+      name: "Probe",
+      dependencies: ["HayonRPC", "HayonHTTP2", "HayonPlatforms"],
+      path: "Services/Probe",
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "AuthService",
       dependencies: [
@@ -263,6 +271,19 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     // <<test-targets>>
+    // The whole system from its executables, over HTTP only.
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: ["HayonTestSupport", "HayonPlatforms"],
+      path: "Tests/EndToEndTests",
+      swiftSettings: swiftSettings
+    ),
+    // The deployment files: docker-compose.yml and the Dockerfile against the code and README.
+    .testTarget(
+      name: "DeploymentTests",
+      path: "Tests/DeploymentTests",
+      swiftSettings: swiftSettings
+    ),
     // Running the package's executables from tests (child processes with collected output).
     .target(
       name: "HayonTestSupport",

@@ -7,6 +7,7 @@ packages=(
   pkg-config libssl-dev libnghttp2-dev libsqlite3-dev  # C libraries the Swift targets link
   nghttp2-client nghttp2-server curl                    # interop peers and h2load
   python3-venv openssl                                  # grpcio test tooling, test certificates
+  docker-compose                                        # validates docker-compose.yml (no engine needed)
 )
 
 missing=()

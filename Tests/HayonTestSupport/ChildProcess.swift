@@ -13,6 +13,7 @@ public let productsDirectory: URL = {
 
 public struct ChildProcessError: Error, CustomStringConvertible {
   public var description: String
+  public init(description: String) { self.description = description }
 }
 
 /// A product of this package (a service executable, the sandbox) run as a child: output collected as it arrives, so a test can wait for

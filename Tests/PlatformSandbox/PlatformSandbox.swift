@@ -199,8 +199,7 @@ struct SandboxAdmin {
   func handle(_ request: HTTPRequest, path: String) -> HTTPResponse {
     let route = String(path.dropFirst("/_sandbox/".count))
     if request.method == "GET" {
-      guard route == "requests" else { return notFound() }
-      return SandboxHTTP.json(200, ["requests": core.requests().map(Self.describe)])
+      return read(route, query: (try? FormParameters(parsing: request.query ?? "")) ?? FormParameters())
     }
     guard request.method == "POST" else { return notFound() }
     let body = SandboxHTTP.jsonObject(request.body) ?? [:]
@@ -259,6 +258,25 @@ struct SandboxAdmin {
     case "requests/reset":
       core.resetRequestLog()
       return SandboxHTTP.json(200, [String: Any]())
+    default:
+      return notFound()
+    }
+  }
+
+  /// What an end-to-end test looks at over HTTP: the log, and per account its posts and how
+  /// many sessions or tokens are still live.
+  private func read(_ route: String, query: FormParameters) -> HTTPResponse {
+    switch route {
+    case "requests":
+      return SandboxHTTP.json(200, ["requests": core.requests().map(Self.describe)])
+    case "bluesky/account":
+      guard let did = query["did"], did.utf8.count <= 256 else { return bad("did is required") }
+      let posts = core.bluesky.posts(did: did).map { ["uri": $0.uri, "cid": $0.cid, "text": $0.text] }
+      return SandboxHTTP.json(200, ["posts": posts, "liveSessions": core.bluesky.liveSessionCount(did: did)])
+    case "mastodon/account":
+      guard let accountId = query["accountId"], accountId.utf8.count <= 64 else { return bad("accountId is required") }
+      let statuses = core.mastodon.statuses(accountId: accountId).map { ["id": $0.id, "text": $0.text] }
+      return SandboxHTTP.json(200, ["statuses": statuses, "liveTokens": core.mastodon.liveTokenCount(accountId: accountId)])
     default:
       return notFound()
     }

@@ -284,3 +284,27 @@ let productsDirectory: URL = {
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent(".build/debug")
 }()
+
+@Suite("Sandbox admin reads")
+struct SandboxAdminReadTests {
+  @Test func accountStateIsReadableOverHTTP() async throws {
+    try await withSandbox { sandbox in
+      let did = sandbox.bluesky.addAccount(handle: "reader.bsky.social", password: "abcd-efgh-ijkl-mnop")
+      let id = sandbox.mastodon.addAccount(username: "reader")
+      let session = try await sandbox.post(
+        "/xrpc/com.atproto.server.createSession", json: ["identifier": "reader.bsky.social", "password": "abcd-efgh-ijkl-mnop"])
+      #expect(session.status == 200)
+      let bluesky = try await sandbox.get("/_sandbox/bluesky/account?did=\(did)")
+      #expect(bluesky.status == 200)
+      #expect((bluesky.json["posts"] as? [Any])?.isEmpty == true)
+      #expect(bluesky.json["liveSessions"] as? Int == 1)
+      let mastodon = try await sandbox.get("/_sandbox/mastodon/account?accountId=\(id)")
+      #expect(mastodon.json["liveTokens"] as? Int == 0)
+      #expect((mastodon.json["statuses"] as? [Any])?.isEmpty == true)
+      #expect(try await sandbox.get("/_sandbox/bluesky/account").status == 400)
+      #expect(try await sandbox.get("/_sandbox/nothing").status == 404)
+      // Admin reads are not part of the platform traffic the log records.
+      #expect(sandbox.requests().map(\.path) == ["/xrpc/com.atproto.server.createSession"])
+    }
+  }
+}
