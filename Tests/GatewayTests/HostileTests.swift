@@ -130,4 +130,28 @@ struct HostileTests {
       #expect(stack.recorder.count == 0, "forwarded: \(stack.recorder.all.map(\.method))")
     }
   }
+
+  @Test("keep-alive, pipelining and chunked request bodies reach the routes in order")
+  func pipelinedAndChunked() async throws {
+    try await withStack { stack in
+      let body = #"{"email":"chunky@example.com","password":"correct horse battery"}"#
+      let half = body.utf8.count / 2
+      let first = String(body.prefix(half))
+      let second = String(body.dropFirst(half))
+      let chunked =
+        "POST /api/auth/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        + "X-Request-Id: one\r\n\r\n"
+        + String(first.utf8.count, radix: 16) + "\r\n" + first + "\r\n"
+        + String(second.utf8.count, radix: 16) + "\r\n" + second + "\r\n0\r\n\r\n"
+      let health = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: two\r\n\r\n"
+      let last = "GET /api/nope HTTP/1.1\r\nHost: x\r\nX-Request-Id: three\r\nConnection: close\r\n\r\n"
+      let (text, closed) = try rawExchange(port: stack.port, Array((chunked + health + last).utf8))
+      #expect(closed)
+      // Bodies are not newline-terminated, so a status line may follow a body directly.
+      let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+      #expect(statuses == ["201", "200", "404"], "\(text)")
+      let ids = text.lowercased().components(separatedBy: "\r\n").filter { $0.hasPrefix("x-request-id: ") }
+      #expect(ids == ["x-request-id: one", "x-request-id: two", "x-request-id: three"])
+    }
+  }
 }
