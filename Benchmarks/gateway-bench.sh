@@ -7,6 +7,7 @@
 # Env knobs (defaults in brackets):
 #   DURATION [10]  WARMUP [2]  RUNS [3]  CONNECTIONS [16]  H2_CONNECTIONS [4]  STREAMS [10]
 #   THREADS [1]  SKIP_SWIFT_BUILD [0]  BIN_DIR [.build/release]  START_TIMEOUT [30]
+#   GATEWAY_ACCOUNT_CONNECTIONS [2]  (passed to the gateway)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -80,7 +81,7 @@ start auth-service HAYON_RPC_TOKEN="$RPC_TOKEN" AUTH_SERVICE_LISTEN=127.0.0.1:0 
 AUTH_PORT=$PORT
 start gateway HAYON_RPC_TOKEN="$RPC_TOKEN" GATEWAY_LISTEN=127.0.0.1:0 \
   AUTH_SERVICE_ADDRESS=127.0.0.1:$AUTH_PORT ACCOUNT_SERVICE_ADDRESS=127.0.0.1:$ACCOUNT_PORT \
-  HAYON_LOG_LEVEL=warning "$BIN_DIR/gateway"
+  GATEWAY_ACCOUNT_CONNECTIONS="${GATEWAY_ACCOUNT_CONNECTIONS:-2}" HAYON_LOG_LEVEL=warning "$BIN_DIR/gateway"
 GATEWAY_PORT=$PORT
 log "account-service :$ACCOUNT_PORT  auth-service :$AUTH_PORT  gateway :$GATEWAY_PORT"
 

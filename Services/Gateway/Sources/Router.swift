@@ -137,8 +137,8 @@ public struct Router: Sendable {
   public func match(method: String, path: String) -> Match {
     // A trailing slash or an empty segment is a different resource: `//` never matches.
     guard path.hasPrefix("/"), !path.contains("//") || path == "/" else { return .notFound }
-    let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-    let segments = parts.last == "" ? Array(parts) : Array(parts)
+    // Empty segments are kept (a trailing slash is one more, empty, segment), so they never match.
+    let segments = Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
     var best: (Route, [String: String], Int)?
     var allowed: Set<String> = []
     for route in routes {
