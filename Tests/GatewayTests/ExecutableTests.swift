@@ -85,6 +85,8 @@ struct GatewayExecutableTests {
     for environment in cases {
       let child = try ChildProcess(product: "gateway", environment: environment)
       #expect(await child.waitForExit(timeout: .seconds(20)), "\(environment)")
+      // The output is collected as it arrives: it may land just after the exit.
+      for _ in 0..<100 where child.stderrText.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
       #expect(child.terminationStatus == 2, "\(environment): \(child.stderrText)")
       #expect(child.stderrText.hasPrefix("gateway:"), "\(environment): \(child.stderrText)")
     }
