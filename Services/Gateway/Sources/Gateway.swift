@@ -114,7 +114,7 @@ public final class Gateway: Sendable {
         response = try await route.handler(context)
       } catch {
         response = error.response
-        if error.status >= 500 {
+        if error.status >= 500 && error.status != 501 {
           logger.warning(
             "request failed",
             ["requestId": requestId, "route": "\(route.method) \(route.pattern)", "status": "\(error.status)",
