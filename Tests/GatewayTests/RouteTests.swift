@@ -93,6 +93,11 @@ struct RouteTests {
 
       let live = try await curl("GET", stack.url("/healthz"), protocol: wire)
       #expect(live.status == 200)
+      let head = try await curl("HEAD", stack.url("/api/openapi.json"), protocol: wire, extra: ["-I"])
+      #expect(head.status == 200)
+      #expect(head.body.isEmpty)
+      let document = try await curl("GET", stack.url("/api/openapi.json"), protocol: wire)
+      #expect(head.header("content-length") == String(document.body.count))
       let ready = try await curl("GET", stack.url("/readyz"), protocol: wire)
       #expect(ready.status == 200, "\(ready.text)")
       #expect(ready.json?["status"] as? String == "ready")

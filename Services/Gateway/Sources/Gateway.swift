@@ -123,7 +123,7 @@ public final class Gateway: Sendable {
       }
     }
     response.headers.set("x-request-id", requestId)
-    if request.method == "HEAD" { response.body = [] }
+    // HEAD keeps the body here: each transport sends the GET's length and no body.
     if logger.minimumLevel <= .debug {
       // The path only: query strings carry OAuth codes and states.
       logger.debug(
