@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "diagnostics-server", targets: ["DiagnosticsServer"]),
     // <<products>>
+    .executable(name: "gateway", targets: ["GatewayExecutable"]),
     .executable(name: "publish-service", targets: ["PublishServiceExecutable"]),
     .executable(name: "publish-bench", targets: ["PublishBench"]),
     .executable(name: "platform-sandbox", targets: ["PlatformSandboxExecutable"]),
@@ -152,11 +153,22 @@ let package = Package(
     ),
 
     // <<service-targets>>
-    // Health probe for the local run and container health checks.
+    // The REST gateway: HTTP/1.1, h2c and h2 on one port; routes over the three services.
+    .target(
+      name: "Gateway",
+      dependencies: [
+        "HayonHTTP1", "HayonHTTP2", "HayonRPC", "HayonUsers", "HayonAuth", "HayonAccount", "HayonPublish", "HayonModel",
+        "HayonRuntime", "HayonCrypto",
+      ],
+      path: "Services/Gateway/Sources",
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(
-      name: "Probe",
-      dependencies: ["HayonRPC", "HayonHTTP2", "HayonPlatforms"],
-      path: "Services/Probe",
+      name: "GatewayExecutable",
+      dependencies: [
+        "Gateway", "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonUsers", "HayonAuth", "HayonAccount", "HayonPublish",
+      ],
+      path: "Services/Gateway/Executable",
       swiftSettings: swiftSettings
     ),
     .target(
@@ -185,6 +197,13 @@ let package = Package(
         "HayonStore", "HayonCrypto", "HayonRuntime", "HayonHTTP2", "HayonPlatforms", "HayonModel",
       ],
       path: "Benchmarks/PublishBench",
+      swiftSettings: swiftSettings
+    ),
+    // Health probe for the local run and container health checks.
+    .executableTarget(
+      name: "Probe",
+      dependencies: ["HayonRPC", "HayonHTTP2", "HayonPlatforms"],
+      path: "Services/Probe",
       swiftSettings: swiftSettings
     ),
     .target(
@@ -280,6 +299,16 @@ let package = Package(
     .target(
       name: "HayonTestSupport",
       path: "Tests/HayonTestSupport",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "GatewayTests",
+      dependencies: [
+        "Gateway", "AccountService", "AuthService", "AuthUsers", "HayonAccount", "HayonAuth", "HayonUsers", "HayonPublish",
+        "HayonHTTP1", "PlatformSandbox", "PublishService", "HayonTestSupport",
+        "HayonHTTP2", "HayonRPC", "HayonRuntime", "HayonStore", "HayonCrypto", "HayonModel", "HayonPlatforms",
+      ],
+      path: "Tests/GatewayTests",
       swiftSettings: swiftSettings
     ),
     .testTarget(

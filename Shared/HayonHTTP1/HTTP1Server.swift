@@ -110,6 +110,13 @@ public final class HTTP1Server: Sendable {
     return SocketAddress(host: configuration.address.host, port: port)
   }
 
+  /// Serves a connected stream socket accepted elsewhere (a TLS terminator's plaintext side),
+  /// exactly like one this server accepted (limits, timeouts, shutdown). The server need not
+  /// listen itself.
+  package func adopt(fd: Int32) {
+    accepted(fd: fd)
+  }
+
   /// Number of open connections.
   public var connectionCount: Int { state.withLock { $0.connections.count } }
 

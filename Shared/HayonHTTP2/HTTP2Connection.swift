@@ -195,6 +195,65 @@ public actor HTTP2Connection {
     if !connecting { flush() }
   }
 
+  // MARK: Adoption (a connection taken over from an HTTP/1.1 server on the same port)
+
+  /// A server connection for a socket another server accepted (the HTTP/1.1 server hands over
+  /// connections that speak HTTP/2). Start it with `startAdopted` on `loop`.
+  package static func adoptedServer(
+    fd: Int32, loop: EventLoop, acceptor: any HTTP2StreamAcceptor, configuration: HTTP2ConnectionConfiguration
+  ) -> HTTP2Connection {
+    HTTP2Connection(fd: fd, loop: loop, role: .server, tls: nil, acceptor: acceptor, configuration: configuration)
+  }
+
+  /// Starts an adopted connection on its loop: `initialBytes` are what the previous owner read
+  /// and did not consume (for prior knowledge, the client preface onwards). With `upgrade`, the
+  /// `101 Switching Protocols` goes out first, then our SETTINGS, and the upgrade request is
+  /// delivered to the acceptor as stream 1 (RFC 7540 §3.2), half-closed by the client.
+  package func startAdopted(
+    initialBytes: [UInt8], upgrade: HTTP2Upgrade?, onClose: (@Sendable () -> Void)?
+  ) {
+    if upgrade != nil {
+      socketOut.append(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
+    }
+    start(onClose: onClose)
+    guard !closed, let session else { return }
+    if let upgrade {
+      let status = upgrade.settingsPayload.withUnsafeBufferPointer {
+        nghttp2_session_upgrade2(session, $0.baseAddress, $0.count, upgrade.isHead ? 1 : 0, nil)
+      }
+      guard status == 0 else {
+        close()
+        return
+      }
+      let state = StreamState(openedAt: MonotonicClock.now())
+      state.remoteEnded = true
+      streams[1] = state
+      let handle = HTTP2StreamHandle(connection: self, id: 1)
+      if let acceptor {
+        let head = HTTP2RequestHead(
+          headers: upgrade.headers, endStream: upgrade.body.isEmpty, headerListTooLarge: false, isSecure: false)
+        let (delegate, reply) = acceptor.accept(head, stream: handle)
+        state.delegate = delegate
+        if let reply { apply(reply, on: 1) }
+        if let delegate, streams[1] != nil, !upgrade.body.isEmpty {
+          let reply = upgrade.body.withUnsafeBytes { delegate.receive(.data($0), stream: handle) }
+          if let reply { apply(reply, on: 1) }
+        }
+        if let delegate, streams[1] != nil, let reply = delegate.receive(.end, stream: handle) {
+          apply(reply, on: 1)
+        }
+      }
+    }
+    if !initialBytes.isEmpty {
+      let accepted = initialBytes.withUnsafeBytes { receive($0) }
+      if !accepted {
+        close()
+        return
+      }
+    }
+    flush()
+  }
+
   private func makeOption() -> OpaquePointer {
     var option: OpaquePointer?
     nghttp2_option_new(&option)

@@ -150,3 +150,20 @@ extension Duration {
     return min(whole + UInt64(attoseconds / 1_000_000_000), cap)
   }
 }
+
+/// An HTTP/1.1 request that asked for `Upgrade: h2c`, as the HTTP/2 side takes it over.
+package struct HTTP2Upgrade: Sendable {
+  /// The decoded `HTTP2-Settings` header: the client's SETTINGS payload.
+  package var settingsPayload: [UInt8]
+  /// The request head as HTTP/2 fields (pseudo-headers first, names lower-case).
+  package var headers: [HTTP2Header]
+  package var body: [UInt8]
+  package var isHead: Bool
+
+  package init(settingsPayload: [UInt8], headers: [HTTP2Header], body: [UInt8], isHead: Bool) {
+    self.settingsPayload = settingsPayload
+    self.headers = headers
+    self.body = body
+    self.isHead = isHead
+  }
+}

@@ -64,6 +64,39 @@ private func selectH2(
   return SSL_TLSEXT_ERR_ALERT_FATAL
 }
 
+/// ALPN for a server that speaks both HTTP/2 and HTTP/1.1 on one TLS port: `h2` when the client
+/// offers it, else `http/1.1`; a client offering neither (or no ALPN at all) gets HTTP/1.1.
+private func selectH2OrHTTP1(
+  _ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+  _ outLength: UnsafeMutablePointer<UInt8>?, _ input: UnsafePointer<UInt8>?, _ inputLength: UInt32,
+  _ arg: UnsafeMutableRawPointer?
+) -> Int32 {
+  guard let input else { return SSL_TLSEXT_ERR_NOACK }
+  var http1: Int?
+  var index = 0
+  let total = Int(inputLength)
+  while index < total {
+    let length = Int(input[index])
+    let start = index + 1
+    if start + length > total { break }
+    if length == 2 && input[start] == UInt8(ascii: "h") && input[start + 1] == UInt8(ascii: "2") {
+      out?.pointee = input + start
+      outLength?.pointee = 2
+      return SSL_TLSEXT_ERR_OK
+    }
+    if length == 8 && Array(UnsafeBufferPointer(start: input + start, count: 8)) == Array("http/1.1".utf8) {
+      http1 = start
+    }
+    index = start + length
+  }
+  if let http1 {
+    out?.pointee = input + http1
+    outLength?.pointee = 8
+    return SSL_TLSEXT_ERR_OK
+  }
+  return SSL_TLSEXT_ERR_NOACK
+}
+
 /// An OpenSSL context, configured once and then shared read-only by every connection.
 ///
 /// `@unchecked Sendable`: `SSL_CTX` is safe to share between threads once configured, and this
@@ -84,6 +117,18 @@ public final class TLSContext: @unchecked Sendable {
     if configuration.trustRootsPath != nil {
       SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
     }
+  }
+
+  /// A server context whose ALPN picks `h2` or `http/1.1` (for a port serving both).
+  package init(serverHTTP2OrHTTP1 configuration: TLSConfiguration) throws(TLSError) {
+    guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new") }
+    self.context = context
+    self.isServer = true
+    try configureCommon(configuration)
+    guard configuration.certificateChainPath != nil, configuration.privateKeyPath != nil else {
+      throw TLSError("a TLS server needs a certificate and a private key")
+    }
+    SSL_CTX_set_alpn_select_cb(context, selectH2OrHTTP1, nil)
   }
 
   public init(client configuration: TLSConfiguration) throws(TLSError) {

@@ -1,0 +1,325 @@
+import Foundation
+import HayonAccount
+import HayonAuth
+import HayonCrypto
+import HayonHTTP1
+import HayonModel
+import HayonPublish
+import HayonRPC
+import HayonRuntime
+import HayonUsers
+import Synchronization
+
+/// The backends the gateway calls. It holds no data of its own.
+public struct GatewayBackends: Sendable {
+  public var users: Users.Client
+  public var connections: Connections.Client
+  /// account-service, over one or more connections (`accountsPool`), taken in turn: each RPC
+  /// client keeps one HTTP/2 connection, which account-service serves on one event loop.
+  public var accounts: Accounts.Client { accountsPool[turn.next(accountsPool.count)] }
+  public let accountsPool: [Accounts.Client]
+  private let turn = Turn()
+  /// publish-service (posts); nil answers the posts routes with 503.
+  public var posts: Posts.Client?
+  /// For `/readyz`: each service's RPC client, by name.
+  public var healthTargets: [(name: String, client: RPCClient)]
+
+  public init(
+    users: Users.Client, connections: Connections.Client, accounts: Accounts.Client, posts: Posts.Client?,
+    healthTargets: [(name: String, client: RPCClient)], additionalAccounts: [Accounts.Client] = []
+  ) {
+    self.users = users
+    self.connections = connections
+    self.accountsPool = [accounts] + additionalAccounts
+    self.posts = posts
+    self.healthTargets = healthTargets
+  }
+}
+
+/// A shared counter for taking clients in turn.
+final class Turn: Sendable {
+  private let counter = Atomic<Int>(0)
+  func next(_ count: Int) -> Int {
+    count == 1 ? 0 : counter.wrappingAdd(1, ordering: .relaxed).oldValue % count
+  }
+}
+
+public struct GatewayConfiguration: Sendable {
+  /// The gateway's public origin (`https://hayon.example`), for absolute links; nil means
+  /// relative links only.
+  public var publicURL: String?
+  /// Timeout for each backend call.
+  public var callTimeout: Duration = .seconds(10)
+  /// Timeout for each health check behind `/readyz`.
+  public var readinessTimeout: Duration = .seconds(2)
+  /// Mark cookies `Secure` (set when the public URL is https or TLS is served).
+  public var secureCookies = false
+  /// Verified access tokens are remembered (until they expire, at most this long), so a busy
+  /// client costs one verification per window instead of one per request. Access tokens stay
+  /// valid until they expire even after logout, so this changes no answer.
+  public var verifiedTokenCacheTTL: Duration = .seconds(30)
+  public var verifiedTokenCacheSize = 10_000
+
+  public init(publicURL: String? = nil) {
+    self.publicURL = publicURL
+    self.secureCookies = publicURL?.hasPrefix("https://") == true
+  }
+}
+
+/// The REST gateway: one router over the three services, independent of the wire protocol.
+/// `handle` turns any request into a response and never throws.
+public final class Gateway: Sendable {
+  public let configuration: GatewayConfiguration
+  let backends: GatewayBackends
+  let logger: Logger
+  public let router: Router
+  let tokenCache: VerifiedTokenCache
+
+  public init(configuration: GatewayConfiguration, backends: GatewayBackends, logger: Logger) {
+    self.configuration = configuration
+    self.backends = backends
+    self.logger = logger
+    self.tokenCache = VerifiedTokenCache(
+      capacity: configuration.verifiedTokenCacheSize, ttl: configuration.verifiedTokenCacheTTL)
+    var router = Router()
+    Self.registerRoutes(&router)
+    self.router = router
+  }
+
+  static func registerRoutes(_ router: inout Router) {
+    registerHealthRoutes(&router)
+    registerAuthRoutes(&router)
+    registerAccountRoutes(&router)
+    registerPlatformRoutes(&router)
+    registerPostRoutes(&router)
+    registerSettingsRoutes(&router)
+    registerOpenAPIRoute(&router)
+  }
+
+  // MARK: Handling
+
+  /// Answers one request: routing, request id, errors in the one shape.
+  public func handle(_ request: GatewayRequest) async -> GatewayResponse {
+    let started = ContinuousClock.now
+    let requestId = Self.requestId(from: request.headers["x-request-id"])
+    var response: GatewayResponse
+    switch router.match(method: request.method, path: request.path) {
+    case .notFound:
+      response = APIError.notFound("no route for \(request.method) \(Self.quoted(request.path))").response
+    case .methodNotAllowed(let allowed):
+      response = APIError.methodNotAllowed(allowed).response
+    case .found(let route, let parameters):
+      let context = RequestContext(request: request, parameters: parameters, requestId: requestId, gateway: self)
+      do {
+        response = try await route.handler(context)
+      } catch {
+        response = error.response
+        if error.status >= 500 && error.status != 501 {
+          logger.warning(
+            "request failed",
+            ["requestId": requestId, "route": "\(route.method) \(route.pattern)", "status": "\(error.status)",
+             "code": error.code])
+        }
+      }
+    }
+    response.headers.set("x-request-id", requestId)
+    // HEAD keeps the body here: each transport sends the GET's length and no body.
+    if logger.minimumLevel <= .debug {
+      // The path only: query strings carry OAuth codes and states.
+      logger.debug(
+        "request",
+        ["requestId": requestId, "method": request.method, "path": Self.quoted(request.path),
+         "protocol": request.protocolName, "status": String(response.status),
+         "milliseconds": String((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
+           + (ContinuousClock.now - started).components.seconds * 1000)])
+    }
+    return response
+  }
+
+  /// The answer to a request that could not even be parsed (bad target): the error, a request id,
+  /// and the connection closed.
+  func rejected(_ error: APIError, headers: HTTPFields) -> GatewayResponse {
+    var response = error.response
+    response.headers.set("x-request-id", Self.requestId(from: headers["x-request-id"]))
+    response.headers.set("connection", "close")
+    return response
+  }
+
+  /// The client's `X-Request-Id` when it is sane (1…128 of `[A-Za-z0-9._:-]`), else a new one.
+  static func requestId(from header: String?) -> String {
+    if let header, !header.isEmpty, header.utf8.count <= GatewayLimits.requestIdLength,
+      header.utf8.allSatisfy({ byte in
+        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+          || byte == 0x2E || byte == 0x5F || byte == 0x3A || byte == 0x2D
+      })
+    {
+      return header
+    }
+    return hex(SecureRandom.bytes(16))
+  }
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+      out.append(digits[Int(byte >> 4)])
+      out.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Client-supplied text in a message: bounded, control characters replaced.
+  static func quoted(_ text: String) -> String {
+    let bounded = text.count > 100 ? String(text.prefix(100)) + "…" : text
+    return String(String.UnicodeScalarView(bounded.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+  }
+}
+
+// MARK: Helpers for routes
+
+extension RequestContext {
+  /// Call options carrying the request id (as `x-request-id` metadata) and the call timeout.
+  var callOptions: CallOptions {
+    var metadata = Metadata()
+    metadata.add("x-request-id", requestId)
+    return CallOptions(timeout: gateway.configuration.callTimeout, metadata: metadata)
+  }
+
+  /// Runs a backend call, turning its failure into the mapped HTTP error.
+  func call<T>(_ body: () async throws(RPCError) -> T) async throws(APIError) -> T {
+    do {
+      return try await body()
+    } catch {
+      throw StatusMapping.apiError(for: error)
+    }
+  }
+
+  /// The bearer token's user, verified with auth-service.
+  func authenticatedUser() async throws(APIError) -> Users.VerifiedAccessToken {
+    let values = request.headers.values("authorization")
+    guard values.count == 1, let value = values.first else {
+      throw values.isEmpty
+        ? .unauthenticated("an access token is required: Authorization: Bearer <token>")
+        : .unauthenticated("send exactly one Authorization header")
+    }
+    let prefix = "bearer "
+    guard value.utf8.count > prefix.utf8.count, value.prefix(prefix.count).lowercased() == prefix else {
+      throw .unauthenticated("the Authorization header must be 'Bearer <token>'")
+    }
+    let token = String(value.dropFirst(prefix.count)).trimmingSpaces
+    return try await verify(accessToken: token)
+  }
+
+  func verify(accessToken token: String) async throws(APIError) -> Users.VerifiedAccessToken {
+    guard !token.isEmpty, token.utf8.count <= Users.Limits.accessTokenBytes,
+      token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+    else {
+      throw .unauthenticated(Users.Messages.invalidAccessToken)
+    }
+    let now = Timestamp(.now)
+    if let cached = gateway.tokenCache.lookup(token, now: now) { return cached }
+    let verified = try await call { () async throws(RPCError) in
+      try await gateway.backends.users.verifyAccessToken(.init(accessToken: token), options: callOptions)
+    }
+    gateway.tokenCache.store(token, verified, now: now)
+    return verified
+  }
+
+  /// Decodes a JSON body after checking its media type and size.
+  func decodeJSON<T: Decodable>(_ type: T.Type) throws(APIError) -> T {
+    try checkMediaType("application/json", limit: GatewayLimits.jsonBodyBytes)
+    do {
+      return try JSONMessageCodec().decode(T.self, from: request.body)
+    } catch {
+      if error.code == .invalidArgument { throw .badRequest(error.message) }
+      throw .badRequest("the request body is not valid JSON")
+    }
+  }
+
+  /// A form body (settings page).
+  func decodeForm() throws(APIError) -> FormParameters {
+    try checkMediaType("application/x-www-form-urlencoded", limit: GatewayLimits.formBodyBytes)
+    var limits = FormParameters.Limits()
+    limits.maxInputLength = GatewayLimits.formBodyBytes
+    limits.maxParameters = 16
+    do {
+      return try FormParameters(parsing: request.body, limits: limits)
+    } catch {
+      throw .badRequest("the form is malformed: \(error.description)")
+    }
+  }
+
+  private func checkMediaType(_ expected: String, limit: Int) throws(APIError) {
+    guard request.body.count <= limit else { throw .payloadTooLarge(limit) }
+    let mediaType = request.headers["content-type"]?.split(separator: ";").first.map {
+      String($0).trimmingSpaces.lowercased()
+    }
+    guard mediaType == expected else { throw .unsupportedMediaType(expected) }
+  }
+
+  /// Refuses a body on routes that take none.
+  func expectNoBody() throws(APIError) {
+    guard request.body.isEmpty else { throw .badRequest("this route takes no request body") }
+  }
+
+  /// The `{platform}` path parameter: 404 for names that are not platforms.
+  func platform() throws(APIError) -> Platform {
+    let name = parameter("platform")
+    guard let platform = Platform(rawValue: name) else {
+      throw .notFound("unknown platform '\(Gateway.quoted(name))'; known: \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return platform
+  }
+}
+
+extension String {
+  var trimmingSpaces: String {
+    var text = Substring(self)
+    while text.first == " " || text.first == "\t" { text = text.dropFirst() }
+    while text.last == " " || text.last == "\t" { text = text.dropLast() }
+    return String(text)
+  }
+}
+
+/// Access tokens verified recently, each until its expiry or the TTL, whichever is first.
+final class VerifiedTokenCache: Sendable {
+  private struct Entry {
+    var verified: Users.VerifiedAccessToken
+    var validUntil: Int64
+  }
+
+  private let entries = Mutex<[String: Entry]>([:])
+  private let capacity: Int
+  private let ttlMilliseconds: Int64
+
+  init(capacity: Int, ttl: Duration) {
+    self.capacity = capacity
+    self.ttlMilliseconds = Int64(ttl.components.seconds) * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+  }
+
+  func lookup(_ token: String, now: Timestamp) -> Users.VerifiedAccessToken? {
+    guard capacity > 0, ttlMilliseconds > 0 else { return nil }
+    return entries.withLock { entries in
+      guard let entry = entries[token] else { return nil }
+      if entry.validUntil <= now.millisecondsSince1970 {
+        entries[token] = nil
+        return nil
+      }
+      return entry.verified
+    }
+  }
+
+  func store(_ token: String, _ verified: Users.VerifiedAccessToken, now: Timestamp) {
+    guard capacity > 0, ttlMilliseconds > 0 else { return }
+    let until = min(verified.expiresAt.millisecondsSince1970, now.millisecondsSince1970 + ttlMilliseconds)
+    entries.withLock { entries in
+      if entries.count >= capacity {
+        // Drop the expired ones; if none, start over (bounded memory beats a perfect cache).
+        entries = entries.filter { $0.value.validUntil > now.millisecondsSince1970 }
+        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+      }
+      entries[token] = Entry(verified: verified, validUntil: until)
+    }
+  }
+}

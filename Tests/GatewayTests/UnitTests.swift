@@ -1,0 +1,119 @@
+import Foundation
+import HayonAuth
+import HayonHTTP1
+import HayonModel
+import HayonRPC
+import HayonUsers
+import Testing
+
+@testable import Gateway
+
+@Suite("gateway logic without sockets")
+struct UnitTests {
+  @Test("the RPC→HTTP table: the issue's mapping, anything else 500 with a generic message")
+  func mapping() {
+    let expected: [(RPCStatusCode, Int)] = [
+      (.invalidArgument, 400), (.unauthenticated, 401), (.permissionDenied, 403), (.notFound, 404),
+      (.alreadyExists, 409), (.resourceExhausted, 429), (.unavailable, 503), (.deadlineExceeded, 504),
+      (.unimplemented, 501), (.failedPrecondition, 409),
+    ]
+    for (code, status) in expected {
+      #expect(StatusMapping.apiError(for: RPCError(code, "detail")).status == status, "\(code.name)")
+    }
+    for code in [RPCStatusCode.unknown, .internal, .dataLoss] {
+      let error = StatusMapping.apiError(for: RPCError(code, "secret stack trace at db.sqlite"))
+      #expect(error.status == 500)
+      #expect(error.code == "internal")
+      #expect(error.message == "internal error")
+    }
+    #expect(StatusMapping.apiError(for: RPCError(.unavailable, "10.0.0.7:50051 refused")).message.contains("10.0.0.7") == false)
+    #expect(StatusMapping.apiError(for: RPCError(.invalidArgument, "email is not valid")).message == "email is not valid")
+    // Reasons and retry hints travel as headers.
+    var metadata = Metadata()
+    metadata.add(Connections.ErrorReason.metadataKey, "needs-reconnection")
+    let reconnect = StatusMapping.apiError(for: RPCError(.failedPrecondition, "reconnect", metadata: metadata))
+    #expect(reconnect.headers["x-hayon-error-reason"] == "needs-reconnection")
+    var limited = Metadata()
+    limited.add(Users.retryAfterMetadataKey, Timestamp(Date().addingTimeInterval(90)).iso8601)
+    let throttled = StatusMapping.apiError(for: RPCError(.resourceExhausted, "slow down", metadata: limited))
+    #expect(throttled.status == 429)
+    #expect(Int(throttled.headers["retry-after"] ?? "") .map { (85...91).contains($0) } == true)
+  }
+
+  @Test("the one error shape")
+  func errorShape() throws {
+    let response = APIError.badRequest("bad \"input\"").response
+    #expect(response.status == 400)
+    #expect(response.headers["content-type"] == "application/json")
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    #expect(object.keys.sorted() == ["error"])
+    let error = try #require(object["error"] as? [String: Any])
+    #expect(error.keys.sorted() == ["code", "message"])
+    #expect(error["message"] as? String == "bad \"input\"")
+  }
+
+  @Test("request ids: sane ones kept, others replaced")
+  func requestIds() {
+    #expect(Gateway.requestId(from: "abc-123_X.y:z") == "abc-123_X.y:z")
+    for insane in ["", "has space", "new\nline", String(repeating: "a", count: 129), "ümlaut", "a;b", nil] {
+      let id = Gateway.requestId(from: insane)
+      #expect(id != insane && id.count == 32 && id.allSatisfy(\.isHexDigit), "\(String(describing: insane))")
+    }
+    #expect(Gateway.requestId(from: nil) != Gateway.requestId(from: nil))
+  }
+
+  @Test("router: literal segments win, parameters bind, 405 lists methods, no empty segments")
+  func router() {
+    var router = Router()
+    let spec = RouteSpec(operationId: "x", summary: "", tag: "t", auth: .none, responses: [], errors: [])
+    router.add("GET", "/api/platform/{platform}/connect", spec) { _ throws(APIError) in GatewayResponse(status: 1) }
+    router.add("POST", "/api/platform/bluesky/connect", spec) { _ throws(APIError) in GatewayResponse(status: 2) }
+    router.add("GET", "/api/posts/{id}", spec) { _ throws(APIError) in GatewayResponse(status: 3) }
+    if case .found(let route, let parameters) = router.match(method: "GET", path: "/api/platform/bluesky/connect") {
+      #expect(route.method == "GET" && parameters == ["platform": "bluesky"])
+    } else {
+      Issue.record("GET bluesky connect did not match")
+    }
+    if case .found(let route, _) = router.match(method: "POST", path: "/api/platform/bluesky/connect") {
+      #expect(route.pattern == "/api/platform/bluesky/connect")
+    } else {
+      Issue.record("POST bluesky connect did not match")
+    }
+    if case .methodNotAllowed(let allowed) = router.match(method: "POST", path: "/api/platform/mastodon/connect") {
+      #expect(allowed == ["GET", "HEAD"])
+    } else {
+      Issue.record("expected 405")
+    }
+    if case .found = router.match(method: "HEAD", path: "/api/posts/p1") {} else { Issue.record("HEAD should match GET") }
+    for path in ["/api/posts/", "/api/posts", "/api//posts/p1", "/api/posts/p1/", "api/posts/p1", "/API/posts/p1"] {
+      if case .found = router.match(method: "GET", path: path) { Issue.record("\(path) matched") }
+    }
+  }
+
+  @Test("verified-token cache: bounded, never past the token's expiry")
+  func tokenCache() {
+    let now = Timestamp(millisecondsSince1970: 1_000_000)
+    let cache = VerifiedTokenCache(capacity: 2, ttl: .seconds(30))
+    let soon = Users.VerifiedAccessToken(userId: "u", email: "e", expiresAt: Timestamp(millisecondsSince1970: 1_005_000))
+    cache.store("a", soon, now: now)
+    #expect(cache.lookup("a", now: now)?.userId == "u")
+    #expect(cache.lookup("a", now: Timestamp(millisecondsSince1970: 1_005_000)) == nil)
+    let later = Users.VerifiedAccessToken(userId: "v", email: "e", expiresAt: Timestamp(millisecondsSince1970: 9_000_000))
+    cache.store("b", later, now: now)
+    #expect(cache.lookup("b", now: Timestamp(millisecondsSince1970: 1_029_000)) != nil)
+    #expect(cache.lookup("b", now: Timestamp(millisecondsSince1970: 1_031_000)) == nil)
+    cache.store("c", later, now: now)
+    cache.store("d", later, now: now)
+    cache.store("e", later, now: now)
+    #expect(cache.lookup("e", now: now) != nil)
+    let disabled = VerifiedTokenCache(capacity: 10, ttl: .zero)
+    disabled.store("a", later, now: now)
+    #expect(disabled.lookup("a", now: now) == nil)
+  }
+
+  @Test("HTML escaping covers the five characters and control bytes")
+  func escaping() {
+    #expect(SettingsPage.escape("<a href=\"x\">'&'</a>") == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
+    #expect(!SettingsPage.escape("a\u{1}b").contains("\u{1}"))
+  }
+}
