@@ -98,6 +98,10 @@ struct KillRestartTests {
         #expect(published + unknown == 2 * count)
         #expect(blueskyTexts.count + mastodonTexts.count >= published)
         print("after restart: \(published) published, \(unknown) unknown; records \(blueskyTexts.count + mastodonTexts.count)")
+        // SIGTERM stops it cleanly.
+        await second.terminate()
+        #expect(second.terminationStatus == 0, "\(second.stderrText.suffix(2000))")
+        #expect(!second.stderrText.contains(testToken))
       }
     } catch {
       print("---- kill test failed with \(error); last log lines:")
