@@ -15,9 +15,9 @@ COPY Protocols Protocols
 COPY Services Services
 # The platform sandbox lives with the tests; Package.swift also names the test targets.
 COPY Tests Tests
-RUN swift build -c release --static-swift-stdlib \
-      --product platform-sandbox --product account-service --product auth-service \
-      --product publish-service --product gateway --product hayon-probe \
+RUN for product in platform-sandbox account-service auth-service publish-service gateway hayon-probe; do \
+      swift build -c release --static-swift-stdlib --product "$product" || exit 1; \
+    done \
   && mkdir /out \
   && bin="$(swift build -c release --show-bin-path)" \
   && cp "$bin/platform-sandbox" "$bin/account-service" "$bin/auth-service" "$bin/publish-service" \
