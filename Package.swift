@@ -314,6 +314,7 @@ let package = Package(
     .testTarget(
       name: "PublishServiceTests",
       dependencies: [
+        "HayonTestSupport",
         "PublishService", "HayonPublish", "HayonAuth", "HayonAccount", "AuthService", "AccountService", "PlatformSandbox",
         "HayonRPC", "HayonStore", "HayonCrypto", "HayonModel", "HayonRuntime", "HayonHTTP2", "HayonPlatforms",
       ],

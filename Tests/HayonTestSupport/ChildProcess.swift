@@ -16,8 +16,9 @@ public struct ChildProcessError: Error, CustomStringConvertible {
   public init(description: String) { self.description = description }
 }
 
-/// A product of this package (a service executable, the sandbox) run as a child: output collected as it arrives, so a test can wait for
-/// a line; always stopped by `terminate()` (SIGTERM, SIGKILL after a grace period).
+/// A product of this package (a service executable, the sandbox) run as a child: output
+/// collected as it arrives, so a test can wait for a line; always stopped by `terminate()`
+/// (SIGTERM, SIGKILL after a grace period).
 public final class ChildProcess: Sendable {
   private struct Output {
     var stdout = Data()
@@ -90,6 +91,13 @@ public final class ChildProcess: Sendable {
     // Let the pipes deliver what the child wrote last.
     process.waitUntilExit()
     return true
+  }
+
+  /// SIGKILL now: the process gets no chance to finish anything (crash tests).
+  public func killNow() async {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, SIGKILL)
+    _ = await waitForExit(timeout: .seconds(10))
   }
 
   /// SIGTERM, then SIGKILL if it is still running after `grace`. Safe to call more than once.

@@ -1,4 +1,5 @@
 import Foundation
+import HayonTestSupport
 import Testing
 
 @Suite("publish-service configuration")

@@ -4,6 +4,7 @@ import HayonModel
 import HayonPublish
 import HayonRPC
 import PlatformSandbox
+import HayonTestSupport
 import Testing
 
 @Suite("publish-service executable", .serialized)
