@@ -132,3 +132,62 @@ struct OpenAPITests {
     }
   }
 }
+
+@Suite("the OpenAPI document passes a stock validator")
+struct OpenAPIValidatorTests {
+  /// The interop virtualenv's Python (`scripts/setup-python-test-env.sh` installs
+  /// openapi-spec-validator there, next to grpcio).
+  static var python: String {
+    if let path = ProcessInfo.processInfo.environment["HAYON_TEST_PYTHON"], !path.isEmpty { return path }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent(".venv/bin/python").path
+  }
+
+  @Test("openapi-spec-validator accepts the served document as OpenAPI 3.1, and refuses a broken one")
+  func stockValidatorAcceptsTheDocument() async throws {
+    try await withStack { stack in
+      let response = try await curl("GET", stack.url("/api/openapi.json"))
+      let document = try #require(response.json)
+      let (status, output) = try Self.validate(document)
+      #expect(status == 0, "\(output)")
+      #expect(output.contains("valid OpenAPI 3.1"))
+      // The validator really validates: a response without its required description fails.
+      var broken = document
+      var paths = try #require(broken["paths"] as? [String: Any])
+      var health = try #require(paths["/healthz"] as? [String: Any])
+      var get = try #require(health["get"] as? [String: Any])
+      get["responses"] = ["200": ["content": [String: Any]()]]
+      health["get"] = get
+      paths["/healthz"] = health
+      broken["paths"] = paths
+      let (brokenStatus, _) = try Self.validate(broken)
+      #expect(brokenStatus != 0)
+    }
+  }
+
+  static func validate(_ document: [String: Any]) throws -> (Int32, String) {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("hayon-openapi-\(UUID().uuidString).json")
+    try JSONSerialization.data(withJSONObject: document).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [
+      "-c",
+      """
+      import json, sys
+      from openapi_spec_validator import validate
+      from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+      validate(json.load(open(sys.argv[1])), cls=OpenAPIV31SpecValidator)
+      print("valid OpenAPI 3.1")
+      """,
+      file.path,
+    ]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+  }
+}
