@@ -323,7 +323,7 @@ let package = Package(
     ),
     .testTarget(
       name: "HayonPlatformsTests",
-      dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel"],
+      dependencies: ["HayonPlatforms", "HayonCrypto", "HayonModel", "PlatformSandbox"],
       path: "Tests/HayonPlatformsTests",
       swiftSettings: swiftSettings
     ),

@@ -10,6 +10,9 @@ public struct PlatformHTTPRequest: Sendable {
   public var body: Data?
   /// The whole exchange, connect to last byte.
   public var timeout: Duration
+  /// The request must reach the platform at most once (creating a post): the transport sends it
+  /// on a connection of its own and never re-sends it, whatever happens to the connection.
+  public var mustNotRepeat = false
 
   public init(
     method: String, url: URL, headers: [(name: String, value: String)] = [], body: Data? = nil,

@@ -17,10 +17,18 @@ public final class URLSessionHTTPClient: PlatformHTTPClient {
 
   private let session: URLSession
   private let tasks: TaskTable
+  private let maximumResponseBytes: Int
 
   /// - Parameter maximumConnectionsPerHost: parallel connections to one platform host (a
   ///   publisher fanning out to one instance needs more than a sign-in flow).
   public init(maximumResponseBytes: Int = URLSessionHTTPClient.defaultMaximumResponseBytes, maximumConnectionsPerHost: Int = 8) {
+    self.maximumResponseBytes = maximumResponseBytes
+    (session, tasks) = Self.makeSession(maximumResponseBytes: maximumResponseBytes, maximumConnectionsPerHost: maximumConnectionsPerHost)
+  }
+
+  deinit { session.invalidateAndCancel() }
+
+  private static func makeSession(maximumResponseBytes: Int, maximumConnectionsPerHost: Int) -> (URLSession, TaskTable) {
     let configuration = URLSessionConfiguration.ephemeral
     configuration.httpCookieAcceptPolicy = .never
     configuration.httpShouldSetCookies = false
@@ -28,15 +36,26 @@ public final class URLSessionHTTPClient: PlatformHTTPClient {
     configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
     configuration.httpMaximumConnectionsPerHost = max(1, maximumConnectionsPerHost)
     let table = TaskTable(maximumResponseBytes: maximumResponseBytes)
-    tasks = table
     let queue = OperationQueue()
     queue.maxConcurrentOperationCount = 1
-    session = URLSession(configuration: configuration, delegate: table, delegateQueue: queue)
+    return (URLSession(configuration: configuration, delegate: table, delegateQueue: queue), table)
   }
 
-  deinit { session.invalidateAndCancel() }
-
   public func send(_ request: PlatformHTTPRequest) async throws(PlatformTransportError) -> PlatformHTTPResponse {
+    guard request.mustNotRepeat else { return try await send(request, on: session, tasks: tasks) }
+    // libcurl re-sends a request on a new connection when the kept-alive one it reused dies
+    // before answering. For a request that must not be repeated (creating a post) that would be
+    // a second post, so it gets a connection of its own, closed after the answer.
+    let (oneOff, oneOffTasks) = Self.makeSession(maximumResponseBytes: maximumResponseBytes, maximumConnectionsPerHost: 1)
+    defer { oneOff.finishTasksAndInvalidate() }
+    var closing = request
+    closing.headers.append(("Connection", "close"))
+    return try await send(closing, on: oneOff, tasks: oneOffTasks)
+  }
+
+  private func send(
+    _ request: PlatformHTTPRequest, on session: URLSession, tasks: TaskTable
+  ) async throws(PlatformTransportError) -> PlatformHTTPResponse {
     var urlRequest = URLRequest(url: request.url)
     urlRequest.httpMethod = request.method
     urlRequest.timeoutInterval = max(1, Double(request.timeout.components.seconds))

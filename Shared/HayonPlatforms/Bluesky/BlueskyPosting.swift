@@ -108,6 +108,7 @@ extension BlueskyClient {
     }
     var timed = request
     timed.timeout = timeout
+    timed.mustNotRepeat = true
     let response: PlatformHTTPResponse
     do {
       response = try await http.send(timed)

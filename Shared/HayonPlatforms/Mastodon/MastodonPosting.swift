@@ -38,6 +38,7 @@ extension MastodonClient {
       "POST", instance.appendingPathComponent("api/v1/statuses"), fields: fields,
       headers: [("Authorization", "Bearer \(accessToken)"), ("Idempotency-Key", idempotencyKey)])
     request.timeout = timeout
+    request.mustNotRepeat = true
     let response: PlatformHTTPResponse
     do {
       response = try await http.send(request)
