@@ -190,6 +190,29 @@ struct MastodonConnectionTests {
     }
   }
 
+  @Test func disconnectingASharedAccountLeavesTheOtherUsersTokenAlive() async throws {
+    try await withConnections { h in
+      let id = h.sandbox.mastodon.addAccount(username: "brand")
+      try await h.connectMastodon("user-1")
+      try await h.connectMastodon("user-2")
+      // The instance handed both connections the same token (reuse_access_token).
+      let first = try await h.connections.leaseCredential(Connections.AccountRequest(userId: "user-1", platform: .mastodon))
+      let second = try await h.connections.leaseCredential(Connections.AccountRequest(userId: "user-2", platform: .mastodon))
+      #expect(first.accessToken == second.accessToken)
+      let result = try await h.connections.disconnect(Connections.DisconnectRequest(userId: "user-2", platform: .mastodon))
+      #expect(result == Connections.DisconnectResponse(hadCredentials: true, revoked: false))
+      #expect(h.sandbox.mastodon.liveTokenCount(accountId: id) == 1)
+      let stillWorks = try await h.connections.refreshProfile(Connections.AccountRequest(userId: "user-1", platform: .mastodon))
+      #expect(stillWorks.platformId == id)
+      let user2 = try await h.account("user-2", .mastodon)
+      #expect(user2.connected == false)
+      // The last holder's disconnect does revoke.
+      let last = try await h.connections.disconnect(Connections.DisconnectRequest(userId: "user-1", platform: .mastodon))
+      #expect(last.revoked)
+      #expect(h.sandbox.mastodon.liveTokenCount(accountId: id) == 0)
+    }
+  }
+
   @Test func disconnectStillSucceedsWhenTheInstanceIsDown() async throws {
     try await withConnections { h in
       let id = h.sandbox.mastodon.addAccount(username: "alice")

@@ -9,7 +9,7 @@ public enum AuthStore {
   public static let mastodonApps = "mastodon_apps"
 
   public static let collections: [CollectionSchema] = [
-    CollectionSchema(vault, indexing: [.string("userId"), .string("platform"), .string("keyId")]),
+    CollectionSchema(vault, indexing: [.string("userId"), .string("platform"), .string("keyId"), .string("platformAccount")]),
     CollectionSchema(pendingFlows, indexing: [.bool("consumed"), .date("expiresAt")]),
     CollectionSchema(mastodonApps, indexing: [.string("redirectUri")]),
   ]

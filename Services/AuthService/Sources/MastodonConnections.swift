@@ -168,7 +168,13 @@ struct MastodonConnections: PlatformConnections {
       if let record = try await vault.read(userId: userId, platform: .mastodon) {
         hadCredentials = true
         if revokeAtPlatform, case .mastodon(let credential) = record.credential {
-          revoked = await revoke(credential, userId: userId)
+          // An instance may hand every connection of one account the same token (Doorkeeper's
+          // reuse_access_token): revoking it would disconnect the other Hayon user too.
+          if try await vault.isShared(record.credential, except: userId) {
+            logger.notice("not revoked at the instance: another user connected the same account", ["userId": userId, "platform": "mastodon"])
+          } else {
+            revoked = await revoke(credential, userId: userId)
+          }
         }
       }
     } catch where error.code == .dataLoss {

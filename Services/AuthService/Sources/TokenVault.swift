@@ -61,6 +61,15 @@ public enum PlatformCredential: Codable, Sendable, Hashable, CustomStringConvert
     }
   }
 
+  /// The account on the platform the credential belongs to (not secret): two Hayon users may
+  /// connect the same platform account, and some platforms then hand both the same token.
+  var platformAccount: String {
+    switch self {
+    case .bluesky(let credential): "bluesky|\(credential.did)"
+    case .mastodon(let credential): "mastodon|\(credential.instanceUrl)|\(credential.accountId)"
+    }
+  }
+
   public var description: String {
     switch self {
     case .bluesky(let credential): credential.description
@@ -78,6 +87,9 @@ struct VaultEntry: Codable, Sendable {
   var keyId: String
   var sealed: String
   var updatedAt: Date
+  /// `PlatformCredential.platformAccount`, indexed so a disconnect can tell whether another
+  /// user still relies on the same platform account.
+  var platformAccount: String?
 }
 
 /// A credential as read, with the version to write back against.
@@ -152,6 +164,17 @@ public struct TokenVault: Sendable {
     ).version
   }
 
+  /// Whether a user other than `userId` holds credentials for the same platform account.
+  public func isShared(_ credential: PlatformCredential, except userId: String) async throws(RPCError) -> Bool {
+    do {
+      let holders = try await store.query(
+        AuthStore.vault, where: [Field("platformAccount") == .string(credential.platformAccount)], orderBy: [], limit: 2)
+      return holders.items.contains { $0.id != Self.documentID(userId: userId, platform: credential.platform) }
+    } catch {
+      throw ConnectionErrors.storage(error)
+    }
+  }
+
   /// Forgets the credential; `false` if there was none.
   @discardableResult
   public func delete(userId: String, platform: Platform) async throws(RPCError) -> Bool {
@@ -168,7 +191,8 @@ public struct TokenVault: Sendable {
       let json = String(decoding: try JSONEncoder().encode(credential), as: UTF8.self)
       let sealed = try sealer.sealText(json, associatedData: Self.associatedData(userId: userId, platform: platform))
       return VaultEntry(
-        userId: userId, platform: platform.rawValue, keyId: sealer.currentKeyID, sealed: sealed, updatedAt: clock.now)
+        userId: userId, platform: platform.rawValue, keyId: sealer.currentKeyID, sealed: sealed, updatedAt: clock.now,
+        platformAccount: credential.platformAccount)
     } catch {
       throw RPCError(.internal, "could not seal the \(platform.displayName) credentials")
     }
