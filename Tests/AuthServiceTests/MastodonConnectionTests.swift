@@ -1,6 +1,7 @@
 import Foundation
 import HayonAccount
 import HayonAuth
+import HayonHTTP2
 import HayonModel
 import HayonPlatforms
 import HayonRPC
@@ -45,6 +46,31 @@ struct MastodonConnectionTests {
       #expect(lease.platformId == bob)
       #expect(lease.serviceUrl == h.sandboxURL)
       #expect(lease.tokenExpiresAt == nil)
+    }
+  }
+
+  @Test func aRegistrationTheInstanceForgotIsReplaced() async throws {
+    try await withConnections { h in
+      h.sandbox.mastodon.addAccount(username: "alice")
+      try await h.connectMastodon("user-1")
+      // The instance is reset (a new sandbox on the same address): it no longer knows Hayon's app.
+      let port = try #require(URL(string: h.sandboxURL)?.port)
+      await h.sandbox.shutdown()
+      var configuration = PlatformSandbox.Configuration()
+      configuration.address = SocketAddress(host: "127.0.0.1", port: port)
+      let reset = try await PlatformSandbox.start(configuration)
+      let bob = reset.mastodon.addAccount(username: "bob")
+      let begun = try await h.connections.beginConnect(Connections.BeginConnectRequest(userId: "user-2", platform: .mastodon))
+      #expect(reset.mastodon.registeredApps().count == 1)
+      let redirect = try await h.authorize(begun.authorizeUrl)
+      let connected = try await h.connections.completeConnect(
+        Connections.CompleteConnectRequest(platform: .mastodon, state: redirect.state, code: redirect.code))
+      #expect(connected.platformId == bob)
+      // A known registration is checked and kept: no new one.
+      let again = try await h.connections.beginConnect(Connections.BeginConnectRequest(userId: "user-3", platform: .mastodon))
+      #expect(again.authorizeUrl.contains(reset.mastodon.registeredApps()[0].clientId))
+      #expect(reset.mastodon.registeredApps().count == 1)
+      await reset.shutdown()
     }
   }
 

@@ -44,9 +44,16 @@ struct MastodonAppRegistry: Sendable {
     return MastodonApp(clientId: entry.clientId, clientSecret: secret, redirectUri: entry.redirectUri, scopes: entry.scopes)
   }
 
-  /// The registration for `instance`, registering first when there is none.
+  /// The registration for `instance`, registering first when there is none or when the
+  /// instance no longer knows the cached one (an admin removed it, or the instance was reset):
+  /// otherwise its sign-in page would refuse everyone and no callback would ever tell us.
   func app(for instance: URL, redirectUri: String, clientName: String, website: String?) async throws(RPCError) -> MastodonApp {
-    if let app = try await cached(instance: instance, redirectUri: redirectUri) { return app }
+    if let app = try await cached(instance: instance, redirectUri: redirectUri) {
+      // A check that fails for another reason keeps the registration (the instance may be busy).
+      let known = (try? await client.appIsRegistered(instance: instance, app: app)) ?? true
+      if known { return app }
+      await forget(instance: instance, redirectUri: redirectUri)
+    }
     let app: MastodonApp
     do {
       app = try await client.registerApp(instance: instance, clientName: clientName, redirectUri: redirectUri, website: website)

@@ -108,6 +108,30 @@ public struct MastodonClient: Sendable {
     return MastodonAccount(id: body.id, username: body.username, displayName: body.display_name, avatar: body.avatar)
   }
 
+  /// Whether the instance still knows the registration: a `client_credentials` token request
+  /// (the app's own, user-less token, revoked again at once). False on `invalid_client`; other
+  /// failures throw, so a flaky instance does not cost a registration.
+  public func appIsRegistered(instance: URL, app: MastodonApp) async throws(PlatformError) -> Bool {
+    let scope = app.scopes.split(separator: " ").first.map(String.init) ?? "read"
+    let request = PlatformHTTPRequest.form(
+      "POST", instance.appendingPathComponent("oauth/token"),
+      fields: [
+        ("grant_type", "client_credentials"), ("client_id", app.clientId), ("client_secret", app.clientSecret), ("scope", scope),
+      ])
+    let response: PlatformHTTPResponse
+    do {
+      response = try await send(request, usedToken: false)
+    } catch {
+      if error.name == "invalid_client" { return false }
+      throw error
+    }
+    guard let token = (try? JSONDecoder().decode(TokenBody.self, from: response.body))?.access_token else {
+      throw malformed("token")
+    }
+    try? await revoke(instance: instance, app: app, accessToken: token)
+    return true
+  }
+
   /// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was still live.
   public func revoke(instance: URL, app: MastodonApp, accessToken: String) async throws(PlatformError) {
     let request = PlatformHTTPRequest.form(
