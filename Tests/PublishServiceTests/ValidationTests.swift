@@ -52,6 +52,19 @@ struct ValidationTests {
     }
   }
 
+  @Test("a time zone is kept as the person named it (UTC stays UTC, not Foundation's GMT)")
+  func timeZoneKeepsItsName() async throws {
+    try await withPublishStack { stack in
+      _ = try await stack.backends.connectMastodon(userId: "zoe", username: "zoe")
+      let created = try await stack.posts.createPost(
+        .init(userId: "zoe", text: "when", platforms: [.mastodon], scheduledAt: isoIn(60, offsetHours: 0), timeZone: "UTC"))
+      #expect(created.timeZone == "UTC")
+      let edited = try await stack.posts.updatePost(.init(userId: "zoe", postId: created.id, timeZone: "Asia/Kolkata"))
+      #expect(edited.timeZone == "Asia/Kolkata")
+      #expect(edited.scheduledAtLocal?.hasSuffix("+05:30") == true)
+    }
+  }
+
   @Test("another user's post is NOT_FOUND; list pages newest first and filters by status")
   func ownershipAndListing() async throws {
     try await withPublishStack { stack in

@@ -62,7 +62,7 @@ public struct PostsService: Posts.ServiceProtocol {
       platforms: request.platforms, text: request.text, overrides: overrides, account: account, existing: [])
     let post = PostRecord(
       userId: request.userId, text: request.text, overrides: overrides, platforms: request.platforms, scheduledAt: dueAt,
-      timeZone: zone?.identifier, status: .scheduled, createdAt: now, updatedAt: now, requestId: request.requestId)
+      timeZone: zone == nil ? nil : request.timeZone, status: .scheduled, createdAt: now, updatedAt: now, requestId: request.requestId)
     let targets = request.platforms.map { platform in
       TargetMachine.new(
         postId: postId, userId: request.userId, platform: platform, dueAt: dueAt, held: held[platform] ?? nil,
@@ -140,7 +140,7 @@ public struct PostsService: Posts.ServiceProtocol {
     post.overrides = overrides
     post.platforms = platforms
     if let newDue { post.scheduledAt = newDue }
-    if let zone { post.timeZone = zone.identifier }
+    if zone != nil { post.timeZone = request.timeZone }  // as named: Foundation calls "UTC" "GMT"
     post.updatedAt = now
 
     let account = try await account(userId: request.userId)
