@@ -19,7 +19,7 @@ public enum Accounts {
   /// Input limits the service enforces (exposed so callers can check before calling).
   public enum Limits {
     /// User ids: 1…64 characters of `[A-Za-z0-9_-]`.
-    public static let userIdLength = 64
+    public static let userIdLength = UserID.maximumLength
     /// `platformId`, `platformFields.did`, `.accountId`, `.blog`, `.facebookPageId`.
     public static let identifierLength = 256
     public static let displayNameLength = 256

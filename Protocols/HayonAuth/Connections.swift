@@ -21,7 +21,7 @@ public enum Connections {
   /// Input limits the service enforces.
   public enum Limits {
     /// User ids: 1…64 characters of `[A-Za-z0-9_-]` (the same rule as account-service).
-    public static let userIdLength = 64
+    public static let userIdLength = UserID.maximumLength
     /// Bluesky handles, DIDs or emails.
     public static let identifierLength = 256
     /// Longer than any app password (19) or account password worth trying.

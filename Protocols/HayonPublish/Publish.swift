@@ -22,7 +22,7 @@ public enum Posts {
   /// Input limits the service enforces.
   public enum Limits {
     /// User ids: 1…64 characters of `[A-Za-z0-9_-]` (the rule account-service uses).
-    public static let userIdLength = 64
+    public static let userIdLength = UserID.maximumLength
     public static let postIdLength = 64
     /// Any text beyond this is refused before a platform rule is even consulted.
     public static let textBytes = 20_000

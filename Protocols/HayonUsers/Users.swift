@@ -38,7 +38,7 @@ public enum Users {
     /// Refresh tokens are 43 characters.
     public static let refreshTokenBytes = 256
     /// User ids: 1…64 characters of `[A-Za-z0-9_-]` (the same rule as the other contracts).
-    public static let userIdLength = 64
+    public static let userIdLength = UserID.maximumLength
   }
 
   /// The fixed error messages callers may match on.

@@ -12,14 +12,6 @@ import HayonRPC
 // Exit 1 when the target answers otherwise or not at all within 3 seconds, 2 on bad arguments.
 // Prints one line saying what it saw.
 
-enum HealthCheck: UnaryMethod {
-  struct Request: Codable, Sendable { var service: String }
-  struct Response: Codable, Sendable { var status: String }
-  typealias Input = Request
-  typealias Output = Response
-  static let descriptor = HealthService.checkMethod
-}
-
 func usage() -> Never {
   FileHandle.standardError.write(Data("usage: hayon-probe grpc HOST:PORT [SERVICE] | hayon-probe http URL\n".utf8))
   exit(2)
@@ -38,7 +30,7 @@ case "grpc":
   configuration.maxAttempts = 1
   let client = try RPCClient(configuration: configuration)
   do {
-    let answer = try await client.call(HealthCheck.self, .init(service: arguments.count == 3 ? arguments[2] : ""))
+    let answer = try await client.call(HealthService.Check.self, .init(service: arguments.count == 3 ? arguments[2] : ""))
     await client.close()
     print("\(address): \(answer.status)")
     exit(answer.status == "SERVING" ? 0 : 1)

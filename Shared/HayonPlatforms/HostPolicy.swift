@@ -68,6 +68,13 @@ public struct HostPolicy: Sendable {
     return url
   }
 
+  /// An origin as stored and shown (`https://mastodon.social`): no trailing slash.
+  public static func originText(_ url: URL) -> String {
+    var text = url.absoluteString
+    while text.hasSuffix("/") { text.removeLast() }
+    return text
+  }
+
   /// Normalises `input` and checks it against the rule.
   public func check(_ input: String) throws(Refusal) -> URL {
     let origin = try Self.normaliseOrigin(input)

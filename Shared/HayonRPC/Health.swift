@@ -17,6 +17,21 @@ public final class HealthService: Sendable {
   struct CheckRequest: Codable, Sendable { var service: String? }
   struct CheckResponse: Codable, Sendable { var status: String }
 
+  /// `Check` as a typed method for callers of this server in its JSON form (`+json` content
+  /// type): probes, readiness checks. The status is the protobuf enum's name, `SERVING`.
+  public enum Check: UnaryMethod {
+    public struct Request: Codable, Sendable {
+      public var service: String
+      public init(service: String = "") { self.service = service }
+    }
+    public struct Response: Codable, Sendable {
+      public var status: String
+    }
+    public typealias Input = Request
+    public typealias Output = Response
+    public static let descriptor = HealthService.checkMethod
+  }
+
   private let statuses = Mutex<[String: HealthStatus]>([:])
 
   public init() {}

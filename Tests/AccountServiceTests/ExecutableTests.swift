@@ -6,15 +6,6 @@ import HayonRPC
 import HayonTestSupport
 import Testing
 
-/// `grpc.health.v1.Health/Check` in its JSON form, as a caller declares it.
-enum HealthCheck: UnaryMethod {
-  struct Request: Codable, Sendable { var service: String }
-  struct Response: Codable, Sendable { var status: String }
-  typealias Input = Request
-  typealias Output = Response
-  static let descriptor = MethodDescriptor(service: "grpc.health.v1.Health", method: "Check", isIdempotent: true)
-}
-
 @Suite("account-service executable")
 struct ExecutableTests {
   @Test("prints listening on, answers health and the contract, stops cleanly on SIGTERM, keeps its data")
@@ -30,7 +21,7 @@ struct ExecutableTests {
         #expect(address.port != 0)
 
         let health = try makeRPCClient(address, contentType: "application/grpc+json")
-        let serving = try await health.call(HealthCheck.self, .init(service: Accounts.serviceName))
+        let serving = try await health.call(HealthService.Check.self, .init(service: Accounts.serviceName))
         #expect(serving.status == "SERVING")
         await health.close()
 

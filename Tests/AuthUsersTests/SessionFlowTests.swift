@@ -15,7 +15,7 @@ struct SessionFlowTests {
       let client = harness.client
       let signedUp = try await client.signUp(Users.Credentials(email: "  Alice@Example.COM ", password: Fixture.password))
       #expect(signedUp.user.email == "alice@example.com")
-      #expect(TokenInput.isValidUserID(signedUp.user.userId))
+      #expect(UserID.isValid(signedUp.user.userId))
       #expect(signedUp.user.createdAt == Timestamp(harness.clock.now))
       #expect(signedUp.tokens.accessTokenExpiresAt == Timestamp(harness.clock.now.addingTimeInterval(15 * 60)))
       #expect(signedUp.tokens.refreshTokenExpiresAt == Timestamp(harness.clock.now.addingTimeInterval(30 * 86_400)))

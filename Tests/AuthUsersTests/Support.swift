@@ -1,3 +1,4 @@
+import HayonModel
 import Foundation
 import HayonCrypto
 import HayonHTTP2

@@ -44,10 +44,7 @@ enum AccountValidation {
 
   /// 1…64 characters of `[A-Za-z0-9_-]`.
   static func validateUserId(_ userId: String) throws(RPCError) {
-    let bytes = userId.utf8
-    guard !bytes.isEmpty, bytes.count <= Accounts.Limits.userIdLength,
-      bytes.allSatisfy({ CharacterClass.identifier.contains($0) })
-    else {
+    guard UserID.isValid(userId) else {
       throw invalid("userId must be 1 to \(Accounts.Limits.userIdLength) characters of A-Z, a-z, 0-9, '_' and '-'")
     }
   }
@@ -156,7 +153,6 @@ struct CharacterClass {
   func contains(_ byte: UInt8) -> Bool { allowed.contains(byte) }
 
   private static let alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-  static let identifier = CharacterClass(alphanumeric + "_-")
   static let pathSegment = CharacterClass(alphanumeric + "._:-")
   static let lowercaseAlphanumeric = CharacterClass("abcdefghijklmnopqrstuvwxyz0123456789")
   static let didIdentifier = CharacterClass(alphanumeric + "._:%-")

@@ -34,7 +34,7 @@ struct BlueskyConnections: PlatformConnections {
       logger.warning("signed in but the profile could not be read; connecting with the handle only", ["userId": userId, "platform": "bluesky"])
     }
     let credential = BlueskyCredential(
-      did: session.did, handle: session.handle, pdsUrl: Self.origin(pds), accessJwt: session.accessJwt,
+      did: session.did, handle: session.handle, pdsUrl: HostPolicy.originText(pds), accessJwt: session.accessJwt,
       refreshJwt: session.refreshJwt, accessExpiresAt: session.accessExpiresAt)
     let previous = try? await vault.read(userId: userId, platform: .bluesky)
     try await vault.put(.bluesky(credential), userId: userId)
@@ -74,11 +74,6 @@ struct BlueskyConnections: PlatformConnections {
     return origin
   }
 
-  static func origin(_ url: URL) -> String {
-    var text = url.absoluteString
-    while text.hasSuffix("/") { text.removeLast() }
-    return text
-  }
 
   // MARK: Credentials
 

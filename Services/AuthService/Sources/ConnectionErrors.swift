@@ -15,6 +15,9 @@ enum ConnectionErrors {
     RPCError(.invalidArgument, "\(field) \(problem)")
   }
 
+  static let blueskyHasNoBrowserSignIn = invalid(
+    "platform", "bluesky has no browser sign-in: connect it with an app password (ConnectBluesky)")
+
   static func needsReconnection(_ platform: Platform, _ why: String) -> RPCError {
     RPCError(
       .failedPrecondition, "\(platform.displayName) needs to be connected again: \(why)",

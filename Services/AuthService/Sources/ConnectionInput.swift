@@ -1,5 +1,6 @@
 import Foundation
 import HayonAuth
+import HayonModel
 import HayonPlatforms
 import HayonRPC
 
@@ -7,9 +8,7 @@ import HayonRPC
 /// `INVALID_ARGUMENT` naming the field; no message repeats a password, code or state.
 enum ConnectionInput {
   static func validateUserId(_ userId: String) throws(RPCError) {
-    guard !userId.isEmpty, userId.utf8.count <= Connections.Limits.userIdLength,
-      userId.utf8.allSatisfy({ isIdByte($0) })
-    else {
+    guard UserID.isValid(userId) else {
       throw ConnectionErrors.invalid("userId", "must be 1-\(Connections.Limits.userIdLength) characters of A-Z a-z 0-9 _ -")
     }
   }
@@ -53,8 +52,4 @@ enum ConnectionInput {
     }
   }
 
-  private static func isIdByte(_ byte: UInt8) -> Bool {
-    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-      || byte == 0x2D
-  }
 }

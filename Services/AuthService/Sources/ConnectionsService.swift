@@ -50,7 +50,7 @@ public struct ConnectionsService: Connections.ServiceProtocol {
     case .mastodon:
       return try await mastodon.begin(userId: request.userId, instanceInput: request.instanceUrl)
     case .bluesky:
-      throw ConnectionErrors.invalid("platform", "bluesky has no browser sign-in: connect it with an app password (ConnectBluesky)")
+      throw ConnectionErrors.blueskyHasNoBrowserSignIn
     case .tumblr, .facebook, .instagram, .threads:
       throw ConnectionErrors.notAvailableYet(request.platform)
     }
@@ -64,7 +64,7 @@ public struct ConnectionsService: Connections.ServiceProtocol {
       try ConnectionInput.validateCallback(request)
       return try await mastodon.complete(request)
     case .bluesky:
-      throw ConnectionErrors.invalid("platform", "bluesky has no browser sign-in: connect it with an app password (ConnectBluesky)")
+      throw ConnectionErrors.blueskyHasNoBrowserSignIn
     case .tumblr, .facebook, .instagram, .threads:
       throw ConnectionErrors.notAvailableYet(request.platform)
     }

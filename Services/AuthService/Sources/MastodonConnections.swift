@@ -76,7 +76,7 @@ struct MastodonConnections: PlatformConnections {
     } catch {
       throw ConnectionErrors.fromPlatform(error, doing: "reading the new account")
     }
-    let origin = Self.origin(instance)
+    let origin = HostPolicy.originText(instance)
     try await vault.put(.mastodon(MastodonCredential(instanceUrl: origin, accountId: account.id, accessToken: token)), userId: flow.userId)
     let connected = connectedAccount(userId: flow.userId, instance: instance, account)
     try await reporter.connected(connected, fields: .mastodon(instanceUrl: origin, accountId: account.id))
@@ -94,11 +94,6 @@ struct MastodonConnections: PlatformConnections {
     return known.contains(text) ? text : "error"
   }
 
-  static func origin(_ url: URL) -> String {
-    var text = url.absoluteString
-    while text.hasSuffix("/") { text.removeLast() }
-    return text
-  }
 
   func connectedAccount(userId: String, instance: URL, _ account: MastodonAccount) -> Connections.ConnectedAccount {
     var domain = instance.host ?? "instance"

@@ -164,10 +164,3 @@ struct PendingFlowStore: Sendable {
     }
   }
 }
-
-extension Duration {
-  var timeInterval: TimeInterval {
-    let (seconds, attoseconds) = components
-    return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-  }
-}

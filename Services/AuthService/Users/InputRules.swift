@@ -1,3 +1,4 @@
+import HayonModel
 import Foundation
 import HayonUsers
 
@@ -118,20 +119,8 @@ enum TokenInput {
     }
   }
 
-  static func isValidUserID(_ id: String) -> Bool {
-    (1...Users.Limits.userIdLength).contains(id.utf8.count)
-      && id.utf8.allSatisfy { byte in
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-          UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-          true
-        default: false
-        }
-      }
-  }
-
   static func checkUserID(_ id: String) throws(UsersError) {
-    guard isValidUserID(id) else {
+    guard UserID.isValid(id) else {
       throw .invalidArgument("userId must be 1-\(Users.Limits.userIdLength) characters of [A-Za-z0-9_-]")
     }
   }

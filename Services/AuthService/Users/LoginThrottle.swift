@@ -1,3 +1,4 @@
+import HayonModel
 import Foundation
 
 /// Failed logins for one email, stored in `UsersStore.loginThrottle` so the count survives a

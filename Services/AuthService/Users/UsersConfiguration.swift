@@ -115,11 +115,3 @@ public struct UsersConfigurationError: Error, Sendable, Hashable, CustomStringCo
   public init(_ message: String) { self.message = message }
   public var description: String { "invalid users configuration: \(message)" }
 }
-
-extension Duration {
-  /// Seconds as a `TimeInterval`, for date arithmetic.
-  var timeInterval: TimeInterval {
-    let (seconds, attoseconds) = components
-    return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-  }
-}

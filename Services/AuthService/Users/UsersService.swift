@@ -266,7 +266,7 @@ public struct UsersService: Users.ServiceProtocol {
       } catch {
         throw UsersError.invalidAccessToken
       }
-      guard TokenInput.isValidUserID(claims.subject) else { throw UsersError.invalidAccessToken }
+      guard UserID.isValid(claims.subject) else { throw UsersError.invalidAccessToken }
       let email: String
       if let cached = emails.email(for: claims.subject) {
         email = cached

@@ -1,15 +1,6 @@
 import HayonHTTP1
 import HayonRPC
 
-/// `grpc.health.v1.Health/Check` as a typed method (JSON subtype).
-enum HealthCheck: UnaryMethod {
-  struct Request: Codable, Sendable { var service: String }
-  struct Response: Codable, Sendable { var status: String }
-  typealias Input = Request
-  typealias Output = Response
-  static let descriptor = HealthService.checkMethod
-}
-
 struct ReadinessReport: Codable, Sendable {
   var status: String
   var services: [String: String]
@@ -56,7 +47,7 @@ extension Gateway {
       for target in targets {
         group.addTask(executorPreference: globalConcurrentExecutor) {
           do {
-            let answer = try await target.client.call(HealthCheck.self, .init(service: ""), options: options)
+            let answer = try await target.client.call(HealthService.Check.self, .init(service: ""), options: options)
             return (target.name, answer.status == "SERVING" ? "serving" : answer.status.lowercased())
           } catch {
             return (target.name, "unavailable")
@@ -80,7 +71,7 @@ extension Gateway {
     let options = CallOptions(timeout: timeout)
     for target in backends.healthTargets {
       do {
-        let answer = try await target.client.call(HealthCheck.self, .init(service: ""), options: options)
+        let answer = try await target.client.call(HealthService.Check.self, .init(service: ""), options: options)
         results[target.name] = answer.status == "SERVING" ? "serving" : answer.status.lowercased()
       } catch {
         results[target.name] = "unavailable"

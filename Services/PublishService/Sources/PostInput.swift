@@ -11,9 +11,7 @@ enum PostInput {
 
   static func userId(_ text: String) throws(RPCError) {
     guard !text.isEmpty else { throw PublishErrors.invalid("userId", "is empty") }
-    guard text.utf8.count <= Posts.Limits.userIdLength,
-      text.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
-    else { throw PublishErrors.invalid("userId", "must be 1 to \(Posts.Limits.userIdLength) characters of A-Z, a-z, 0-9, _ and -") }
+    guard UserID.isValid(text) else { throw PublishErrors.invalid("userId", "must be 1 to \(Posts.Limits.userIdLength) characters of A-Z, a-z, 0-9, _ and -") }
   }
 
   static func postId(_ text: String) throws(RPCError) {
