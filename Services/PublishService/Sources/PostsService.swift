@@ -133,9 +133,8 @@ public struct PostsService: Posts.ServiceProtocol {
     }
     var post = current.value
     let platforms = request.platforms ?? post.platforms
-    var overrides = request.overrides ?? post.overrides.filter { key, _ in platforms.contains { $0.rawValue == key } }
-    if request.overrides != nil { try PostInput.overrides(request.overrides ?? [:], platforms: platforms) }
-    overrides = overrides.filter { key, _ in platforms.contains { $0.rawValue == key } }
+    if let requested = request.overrides { try PostInput.overrides(requested, platforms: platforms) }
+    let overrides = (request.overrides ?? post.overrides).filter { key, _ in platforms.contains { $0.rawValue == key } }
     post.text = request.text ?? post.text
     post.overrides = overrides
     post.platforms = platforms

@@ -40,7 +40,7 @@ struct Publisher: Sendable {
     case .failure(let failure): return failure.outcome
     }
     // Never start a create call the lease might not cover: the sweep would call it unknown.
-    guard leaseUntil.timeIntervalSince(clock.now) >= configuration.minimumLeaseLeft else {
+    guard leaseCovers(leaseUntil) else {
       return .transient("the attempt started too late in its lease; nothing was sent", notBefore: nil)
     }
     return await post(target, text: text, lease: lease, leaseUntil: leaseUntil, isSecondTry: false)
@@ -90,7 +90,7 @@ struct Publisher: Sendable {
         }
         switch await leaseCredential(target) {
         case .success(let fresh):
-          guard leaseUntil.timeIntervalSince(clock.now) >= configuration.minimumLeaseLeft else {
+          guard leaseCovers(leaseUntil) else {
             return .transient("the credential was refreshed too late in the lease; nothing was sent", notBefore: nil)
           }
           return await post(target, text: text, lease: fresh, leaseUntil: leaseUntil, isSecondTry: true)
@@ -122,7 +122,7 @@ struct Publisher: Sendable {
       // An unresolvable handle leaves the text plain; it never blocks the post.
       if let did = try? await bluesky.resolveHandle(pds: pds, handle: handle) { dids[handle] = did }
     }
-    guard leaseUntil.timeIntervalSince(clock.now) >= configuration.minimumLeaseLeft else {
+    guard leaseCovers(leaseUntil) else {
       return .transient("resolving mentions took too long; nothing was sent", notBefore: nil)
     }
     let record = try await bluesky.createPost(
@@ -137,6 +137,12 @@ struct Publisher: Sendable {
       instance: instance, accessToken: lease.accessToken, status: text, idempotencyKey: target.idempotencyKey,
       visibility: configuration.mastodonVisibility, timeout: configuration.platformTimeout)
     return .published(platformPostId: status.id, url: status.url)
+  }
+
+  /// Whether the claim still has enough time left for a create-post call to finish inside it
+  /// (otherwise the sweep could mark the target unknown while the call runs).
+  private func leaseCovers(_ leaseUntil: Date) -> Bool {
+    leaseUntil.timeIntervalSince(clock.now) >= configuration.minimumLeaseLeft
   }
 
   private func leaseCredential(_ target: TargetRecord) async -> Result<Connections.CredentialLease, LeaseFailure> {

@@ -23,8 +23,7 @@ public final class Scheduler: Sendable {
   struct State {
     var platformInFlight: [Platform: Int] = [:]
     var accountInFlight: [String: Int] = [:]
-    /// Claim tokens of attempts running in this process (the sweep leaves them alone).
-    var tokens: Set<String> = []
+    /// Attempts running in this process, by claim token (the sweep leaves them alone).
     var tasks: [String: Task<Void, Never>] = [:]
     var nextHeldPoll = Date.distantPast
     var nextSweep = Date.distantPast
@@ -121,8 +120,7 @@ public final class Scheduler: Sendable {
     var report = TickReport()
     let sweepDue = state.withLock { state in
       guard clock.now >= state.nextSweep else { return false }
-      state.nextSweep = clock.now.addingTimeInterval(Double(configuration.tickInterval.components.seconds)
-        + Double(configuration.tickInterval.components.attoseconds) / 1e18)
+      state.nextSweep = clock.now.addingTimeInterval(configuration.tickInterval.timeInterval)
       return true
     }
     if sweepDue {
@@ -170,7 +168,7 @@ public final class Scheduler: Sendable {
 
   func sweep() async throws -> Int {
     let now = clock.now
-    let own = state.withLock { $0.tokens }
+    let own = state.withLock { Set($0.tasks.keys) }
     return try await store.transaction { transaction in
       let expired = try transaction.query(
         [Field("state") == .string(Posts.TargetState.publishing.rawValue), Field("leaseUntil") <= .date(now)], limit: 500)
@@ -272,14 +270,12 @@ public final class Scheduler: Sendable {
     state.withLock { state in
       state.platformInFlight[target.value.platform, default: 0] += 1
       state.accountInFlight[target.value.account, default: 0] += 1
-      state.tokens.insert(token)
       state.tasks[token] = Task {
         await self.perform(target)
         self.state.withLock { state in
           state.platformInFlight[target.value.platform, default: 1] -= 1
           state.accountInFlight[target.value.account, default: 1] -= 1
           if state.accountInFlight[target.value.account] == 0 { state.accountInFlight[target.value.account] = nil }
-          state.tokens.remove(token)
           state.tasks[token] = nil
         }
         if self.state.withLock({ state in defer { state.saturated = false }; return state.saturated }) { self.wake() }
@@ -370,8 +366,6 @@ public final class Scheduler: Sendable {
          "attempts": "\(result.attempts)", "error": result.lastError ?? ""])
     }
   }
-
-  static func hex(_ bytes: [UInt8]) -> String { PostsService.hex(bytes) }
 }
 
 /// One attempt's result waiting to be written.

@@ -1,3 +1,4 @@
+import HayonPlatforms
 import HayonModel
 
 /// A platform's rule for how long a post's text may be, measured the platform's own way
@@ -134,9 +135,9 @@ public enum TextScanner {
         {
           end = text.index(before: end)
         }
-        let handle = String(text[text.index(after: index)..<end])
-        if isHandle(handle) {
-          matches.append(Match(range: index..<end, value: handle.lowercased()))
+        let handle = String(text[text.index(after: index)..<end]).lowercased()
+        if BlueskyRules.isHandle(handle) {
+          matches.append(Match(range: index..<end, value: handle))
           index = end
           continue
         }
@@ -232,17 +233,6 @@ public enum TextScanner {
     guard character.unicodeScalars.count == 1, let scalar = character.unicodeScalars.first, scalar.isASCII else { return false }
     let value = scalar.value
     return (0x61...0x7A).contains(value) || (0x41...0x5A).contains(value) || (0x30...0x39).contains(value) || value == 0x5F
-  }
-
-  /// The atproto handle syntax (see `BlueskyRules`), case-insensitive.
-  static func isHandle(_ text: String) -> Bool {
-    let labels = text.lowercased().split(separator: ".", omittingEmptySubsequences: false)
-    guard labels.count >= 2, text.utf8.count <= 253 else { return false }
-    for label in labels {
-      guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-" else { return false }
-    }
-    if let top = labels.last?.first, top.isNumber { return false }
-    return true
   }
 
   /// Drops trailing punctuation that ends a sentence rather than the link.

@@ -117,8 +117,9 @@ public struct BlueskyClient: Sendable {
     do {
       response = try await http.send(request)
     } catch {
-      // Session calls are safe to repeat (a lost createSession at worst leaves an unused session).
-      throw PlatformError(platform: .bluesky, transport: error, requestWasIdempotent: true)
+      // Session calls are safe to repeat (a lost createSession at worst leaves an unused session);
+      // a create-post call is not, and says so.
+      throw PlatformError(platform: .bluesky, transport: error, requestWasIdempotent: !request.mustNotRepeat)
     }
     guard response.isSuccess else { throw BlueskyErrors.classify(response, token: token, now: clock.now) }
     return response

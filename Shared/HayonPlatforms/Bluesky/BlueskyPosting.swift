@@ -109,13 +109,7 @@ extension BlueskyClient {
     var timed = request
     timed.timeout = timeout
     timed.mustNotRepeat = true
-    let response: PlatformHTTPResponse
-    do {
-      response = try await http.send(timed)
-    } catch {
-      throw PlatformError(platform: .bluesky, transport: error, requestWasIdempotent: false)
-    }
-    guard response.isSuccess else { throw BlueskyErrors.classify(response, token: .access, now: clock.now) }
+    let response = try await send(timed, token: .access)
     guard let body = try? JSONDecoder().decode(CreatedBody.self, from: response.body), body.uri.hasPrefix("at://") else {
       // The record exists (2xx) but the answer cannot be read: re-posting could double it.
       throw PlatformError(
@@ -133,12 +127,10 @@ extension BlueskyClient {
     let request = PlatformHTTPRequest(method: "GET", url: components.url!, timeout: .seconds(5))
     let response: PlatformHTTPResponse
     do {
-      response = try await http.send(request)
-    } catch {
-      throw PlatformError(platform: .bluesky, transport: error, requestWasIdempotent: true)
+      response = try await send(request, token: .none)
+    } catch where error.status == 400 {
+      return nil
     }
-    if response.status == 400 { return nil }
-    guard response.isSuccess else { throw BlueskyErrors.classify(response, token: .none, now: clock.now) }
     guard let body = try? JSONDecoder().decode(ResolvedHandle.self, from: response.body), body.did.hasPrefix("did:") else {
       return nil
     }

@@ -46,7 +46,7 @@ public enum BlueskyRules {
 
   /// The atproto handle syntax: dot-separated labels of `[a-z0-9-]`, 1–63 each, not starting or
   /// ending with `-`, at least two labels, the last not starting with a digit.
-  static func isHandle(_ text: String) -> Bool {
+  public static func isHandle(_ text: String) -> Bool {
     let labels = text.split(separator: ".", omittingEmptySubsequences: false)
     guard labels.count >= 2, text.utf8.count <= 253 else { return false }
     for label in labels {

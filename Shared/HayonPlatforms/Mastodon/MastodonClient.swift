@@ -145,7 +145,7 @@ public struct MastodonClient: Sendable {
     do {
       response = try await http.send(request)
     } catch {
-      throw PlatformError(platform: .mastodon, transport: error, requestWasIdempotent: true)
+      throw PlatformError(platform: .mastodon, transport: error, requestWasIdempotent: !request.mustNotRepeat)
     }
     guard response.isSuccess else { throw MastodonErrors.classify(response, usedToken: usedToken, now: clock.now) }
     return response

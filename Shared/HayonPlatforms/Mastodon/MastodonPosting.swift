@@ -39,13 +39,7 @@ extension MastodonClient {
       headers: [("Authorization", "Bearer \(accessToken)"), ("Idempotency-Key", idempotencyKey)])
     request.timeout = timeout
     request.mustNotRepeat = true
-    let response: PlatformHTTPResponse
-    do {
-      response = try await http.send(request)
-    } catch {
-      throw PlatformError(platform: .mastodon, transport: error, requestWasIdempotent: false)
-    }
-    guard response.isSuccess else { throw MastodonErrors.classify(response, usedToken: true, now: clock.now) }
+    let response = try await send(request, usedToken: true)
     guard let body = try? JSONDecoder().decode(StatusBody.self, from: response.body), !body.id.isEmpty else {
       throw PlatformError(
         platform: .mastodon, classification: .unknownOutcome, status: response.status, name: nil,
