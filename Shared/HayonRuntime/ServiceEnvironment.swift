@@ -156,6 +156,11 @@ public struct ServiceEnvironment: Sendable {
     return url
   }
 
+  /// A comma-separated list (`a, b,c`), trimmed, empty entries dropped; empty when unset.
+  public func list(_ name: String) -> [String] {
+    (optionalString(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+  }
+
   /// The log level every executable reads from `HAYON_LOG_LEVEL` (default info).
   public func logLevel(_ name: String = "HAYON_LOG_LEVEL") throws(ConfigurationError) -> Logger.Level {
     guard let text = optionalString(name) else { return .info }

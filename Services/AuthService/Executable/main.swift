@@ -77,8 +77,7 @@ let settings = ServiceEnvironment.load(program: program, ProcessInfo.processInfo
   else {
     throw ConfigurationError("MASTODON_REDIRECT_URI", "MASTODON_REDIRECT_URI must be an absolute http(s) URL")
   }
-  let allowList = (environment.optionalString("HAYON_PLATFORM_HOST_ALLOWLIST") ?? "")
-    .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+  let allowList = environment.list("HAYON_PLATFORM_HOST_ALLOWLIST")
   let connections = ConnectionsConfiguration(
     blueskyServiceURL: try originURL(environment, "BLUESKY_PDS_URL", default: "https://bsky.social"),
     mastodonDefaultInstance: try originURL(environment, "MASTODON_INSTANCE_URL", default: "https://mastodon.social"),

@@ -49,8 +49,7 @@ let settings = ServiceEnvironment.load(program: program, ProcessInfo.processInfo
   var server = RPCServer.Configuration(
     address: try environment.socketAddress("PUBLISH_SERVICE_LISTEN", default: "127.0.0.1:50053"), credential: credential)
   server.tls = try environment.serverTLS(prefix: "PUBLISH_SERVICE")
-  let allowList = (environment.optionalString("HAYON_PLATFORM_HOST_ALLOWLIST") ?? "")
-    .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+  let allowList = environment.list("HAYON_PLATFORM_HOST_ALLOWLIST")
   let lease = try environment.integer("PUBLISH_LEASE_SECONDS", default: 120, in: 5...3600)
   let publish = PublishConfiguration(
     tickInterval: .milliseconds(try environment.integer("PUBLISH_TICK_MS", default: 1000, in: 10...60_000)),
