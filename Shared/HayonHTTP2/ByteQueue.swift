@@ -13,6 +13,11 @@ package struct ByteQueue {
   }
 
   package mutating func append(_ bytes: [UInt8]) {
+    // An empty queue takes the array itself (a whole response body, usually): no copy.
+    if storage.isEmpty && storage.capacity == 0 {
+      storage = bytes
+      return
+    }
     storage.append(contentsOf: bytes)
   }
 

@@ -24,7 +24,7 @@ public struct HTTP2StreamHandle: Sendable, Hashable {
     // Handlers usually run on the connection's own loop (their task prefers it); then there is
     // no need to queue a job to reach the connection.
     if connection.loop.inLoop {
-      connection.assumeIsolatedOnLoop { $0.perform(reply, on: id) }
+      connection.assumeIsolatedOnLoop((reply, id)) { $0.perform($1.0, on: $1.1) }
     } else {
       await connection.perform(reply, on: id)
     }
@@ -44,7 +44,7 @@ public struct HTTP2StreamHandle: Sendable, Hashable {
   /// Ends the stream after the queued body, with trailers when given.
   public func finish(trailers: [HTTP2Header]?) async {
     if connection.loop.inLoop {
-      connection.assumeIsolatedOnLoop { $0.finish(trailers: trailers, on: id) }
+      connection.assumeIsolatedOnLoop((trailers, id)) { $0.finish(trailers: $1.0, on: $1.1) }
     } else {
       await connection.finish(trailers: trailers, on: id)
     }
@@ -74,7 +74,6 @@ public actor HTTP2Connection {
   /// instead of copying it in and out of the dictionary.
   final class StreamState {
     var delegate: (any HTTP2StreamDelegate)?
-    var headers: [HTTP2Header] = []
     var headerBytes = 0
     var headerListTooLarge = false
     var remoteEnded = false
@@ -108,6 +107,11 @@ public actor HTTP2Connection {
   /// The stream whose header block is being received. nghttp2 delivers a block's fields one
   /// callback each and never interleaves blocks, so this spares a dictionary lookup per field.
   private var headerBlockStream: (id: Int32, state: StreamState)?
+  /// The fields of that block, so far. One buffer for the connection, kept between blocks, so a
+  /// request's fields cost no allocation unless a delegate keeps the array.
+  private var headerBlock: [HTTP2Header] = []
+  private var headerNames = HeaderTextCache()
+  private var headerValues = HeaderTextCache()
   private var socketOut = ByteQueue()
   private var plainOut = ByteQueue()
   private var registeredEvents: UInt32 = 0
@@ -573,14 +577,12 @@ public actor HTTP2Connection {
   // MARK: Callbacks from nghttp2 (on the loop, inside mem_recv/mem_send)
 
   func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
+    headerBlock.removeAll(keepingCapacity: true)
     if isRequest && role == .server {
       let state = StreamState(openedAt: MonotonicClock.now())
-      // Room for a typical request's fields, so appending them does not regrow the array.
-      state.headers.reserveCapacity(16)
       streams[streamID] = state
       headerBlockStream = (streamID, state)
     } else if let state = streams[streamID] {
-      state.headers.removeAll(keepingCapacity: true)
       state.headerBytes = 0
       headerBlockStream = (streamID, state)
     } else {
@@ -590,21 +592,15 @@ public actor HTTP2Connection {
   }
 
   func header(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
-    let state: StreamState
-    if let current = headerBlockStream, current.id == streamID {
-      state = current.state
-    } else if let found = streams[streamID] {
-      state = found
-    } else {
-      return 0
-    }
+    // nghttp2 never interleaves header blocks, so a field always belongs to the current one.
+    guard let current = headerBlockStream, current.id == streamID else { return 0 }
+    let state = current.state
     state.headerBytes += name.count + value.count + 32
     if state.headerBytes > configuration.maxHeaderListSize {
       state.headerListTooLarge = true
       return 0
     }
-    state.headers.append(
-      HTTP2Header(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+    headerBlock.append(HTTP2Header(headerNames.text(for: name), headerValues.text(for: value)))
     return 0
   }
 
@@ -634,7 +630,7 @@ public actor HTTP2Connection {
   /// that just crossed the reader's limit) it applies at once, before the next chunk is consumed.
   public nonisolated func updateReadingPaused(streamID: Int32, _ wantsPause: @escaping @Sendable () -> Bool) {
     if loop.inLoop {
-      assumeIsolatedOnLoop { $0.applyReadingPaused(wantsPause(), streamID: streamID) }
+      assumeIsolatedOnLoop((wantsPause, streamID)) { $0.applyReadingPaused($1.0(), streamID: $1.1) }
     } else {
       loop.execute { [self] in
         assumeIsolated { $0.applyReadingPaused(wantsPause(), streamID: streamID) }
@@ -666,8 +662,7 @@ public actor HTTP2Connection {
       headerBlockStream = nil
       guard let state = cached ?? streams[streamID] else { return 0 }
       if endStream { state.remoteEnded = true }
-      let headers = state.headers
-      state.headers = []
+      let headers = headerBlock
       let handle = HTTP2StreamHandle(connection: self, id: streamID)
       if role == .server && state.delegate == nil {
         // A new request: its head is complete.
@@ -676,7 +671,7 @@ public actor HTTP2Connection {
           headers: headers, endStream: endStream, headerListTooLarge: state.headerListTooLarge,
           isSecure: tls != nil)
         let (delegate, reply) = acceptor.accept(head, stream: handle)
-        streams[streamID]?.delegate = delegate
+        state.delegate = delegate
         if let reply { apply(reply, on: streamID) }
         if endStream, let delegate, streams[streamID] != nil,
           let reply = delegate.receive(.end, stream: handle)
@@ -689,9 +684,9 @@ public actor HTTP2Connection {
         }
       }
     case .data(let endStream):
-      guard endStream, streams[streamID] != nil else { return 0 }
-      streams[streamID]!.remoteEnded = true
-      if let delegate = streams[streamID]!.delegate,
+      guard endStream, let state = streams[streamID] else { return 0 }
+      state.remoteEnded = true
+      if let delegate = state.delegate,
         let reply = delegate.receive(.end, stream: HTTP2StreamHandle(connection: self, id: streamID))
       {
         apply(reply, on: streamID)
@@ -710,7 +705,7 @@ public actor HTTP2Connection {
 
   func sentEndStream(streamID: Int32) -> Int32 {
     guard let state = streams[streamID], let session else { return 0 }
-    streams[streamID]!.localEnded = true
+    state.localEnded = true
     // A server that answered before the request finished tells the client to stop sending
     // (RFC 9113 §8.1) instead of reading the rest.
     if role == .server && !state.remoteEnded {
@@ -781,23 +776,23 @@ public actor HTTP2Connection {
 
   /// Executes a delegate's or handler's reply. Safe inside callbacks (submit only).
   private func apply(_ reply: HTTP2StreamReply, on streamID: Int32) {
-    guard let session, streams[streamID] != nil else { return }
+    guard let session, let state = streams[streamID] else { return }
     switch reply {
     case .reset(let code):
       nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code.rawValue)
     case .respond(let headers, let body, let trailers):
-      guard !streams[streamID]!.responseSubmitted else { return }
-      streams[streamID]!.responseSubmitted = true
+      guard !state.responseSubmitted else { return }
+      state.responseSubmitted = true
       if body.isEmpty && trailers == nil {
         withNameValueArray(headers) { nva, count in
           _ = nghttp2_submit_response(session, streamID, nva, count, nil)
         }
         return
       }
-      streams[streamID]!.outbound.append(body)
+      state.outbound.append(body)
       bufferedBodyBytes += body.count
-      streams[streamID]!.finishing = true
-      streams[streamID]!.trailers = trailers
+      state.finishing = true
+      state.trailers = trailers
       var provider = dataProvider
       withNameValueArray(headers) { nva, count in
         _ = nghttp2_submit_response(session, streamID, nva, count, &provider)
@@ -859,9 +854,9 @@ public actor HTTP2Connection {
   }
 
   func finish(trailers: [HTTP2Header]?, on streamID: Int32) {
-    guard let session, streams[streamID] != nil, !streams[streamID]!.finishing else { return }
-    streams[streamID]!.finishing = true
-    streams[streamID]!.trailers = trailers
+    guard let session, let state = streams[streamID], !state.finishing else { return }
+    state.finishing = true
+    state.trailers = trailers
     resumeIfDeferred(streamID, session)
     scheduleFlush()
   }

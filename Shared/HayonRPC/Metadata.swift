@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Call metadata: ordered name/value pairs with lower-case names. Binary values (names ending in
 /// `-bin`) hold their base64 text as sent on the wire.
 public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
@@ -10,6 +14,12 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
   public mutating func add(_ name: String, _ value: String) {
     entries.append((name.lowercased(), value))
+  }
+
+  /// Appends an entry whose name is already lower-case (checked by `isValidCustomName`, as every
+  /// name taken from a request is): no case folding, so no allocation.
+  mutating func appendWireEntry(_ name: String, _ value: String) {
+    entries.append((name, value))
   }
 
   /// Replaces every value of `name`.
@@ -52,17 +62,17 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
   public static func isValidCustomName(_ name: String) -> Bool {
     var name = name
     return name.withUTF8 { bytes in
-      guard !bytes.isEmpty else { return false }
+      guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
       for byte in bytes {
         let allowed =
           (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2E
           || byte == 0x2D
         if !allowed { return false }  // also refuses pseudo-headers (":path")
       }
-      if bytes.count >= reservedPrefix.count && bytes.prefix(reservedPrefix.count).elementsEqual(reservedPrefix) {
+      if bytes.count >= reservedPrefix.count && memcmp(base, reservedPrefix, reservedPrefix.count) == 0 {
         return false
       }
-      return !reservedNames.contains { $0.count == bytes.count && $0.elementsEqual(bytes) }
+      return !reservedNames.contains { $0.count == bytes.count && memcmp(base, $0, bytes.count) == 0 }
     }
   }
 

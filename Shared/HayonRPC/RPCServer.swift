@@ -81,7 +81,6 @@ struct CallAcceptor: HTTP2StreamAcceptor {
   func accept(_ head: HTTP2RequestHead, stream: HTTP2StreamHandle) -> (
     delegate: (any HTTP2StreamDelegate)?, reply: HTTP2StreamReply?
   ) {
-    let headers = head.headers
     func refuse(_ code: RPCStatusCode, _ message: String) -> ((any HTTP2StreamDelegate)?, HTTP2StreamReply?) {
       (nil, .respond(headers: ResponseHeaders.trailersOnly(RPCError(code, message)), body: [], trailers: nil))
     }
@@ -90,17 +89,19 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     if head.headerListTooLarge {
       return refuse(.resourceExhausted, "request header list exceeds \(configuration.connection.maxHeaderListSize) bytes")
     }
-    guard let contentType = headers[first: "content-type"], let subtype = GRPCContentType.subtype(of: contentType)
-    else {
+    // One pass over the header block picks out what a call needs and collects the rest as
+    // metadata; this runs for every call, so no repeated scans.
+    let fields = CallHeaderFields(head.headers)
+    guard let contentType = fields.contentType, let subtype = GRPCContentType.subtype(of: contentType) else {
       return (nil, Self.unsupportedMediaType("unsupported content-type: gRPC calls use application/grpc"))
     }
-    guard head.method == "POST" else { return refuse(.invalidArgument, "gRPC calls must use POST") }
-    let path = head.path ?? ""
+    guard fields.method == "POST" else { return refuse(.invalidArgument, "gRPC calls must use POST") }
+    let path = fields.path ?? ""
     guard let route = router.route(for: path) else {
       return refuse(.unimplemented, "unknown method \(String(path.prefix(200)))")
     }
     if route.requiresAuthentication {
-      guard let credential = configuration.credential, credential.matches(headers[first: "authorization"]) else {
+      guard let credential = configuration.credential, credential.matches(fields.authorization) else {
         return refuse(.unauthenticated, "missing or invalid credentials")
       }
     }
@@ -113,23 +114,19 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     guard let codec else {
       return (nil, Self.unsupportedMediaType("unsupported gRPC content-type subtype '\(String(subtype.prefix(64)))'"))
     }
-    if let encoding = headers[first: "grpc-encoding"], encoding != "identity" {
+    if let encoding = fields.encoding, encoding != "identity" {
       return refuse(.unimplemented, "unsupported grpc-encoding '\(String(encoding.prefix(64)))'; this server accepts identity")
     }
     var deadline: ContinuousClock.Instant?
     var timeout: Duration?
-    if let text = headers[first: "grpc-timeout"] {
+    if let text = fields.timeout {
       guard let parsed = GRPCTimeout.parse(text) else {
         return refuse(.invalidArgument, "malformed grpc-timeout '\(String(text.prefix(16)))'")
       }
       timeout = parsed
       deadline = .now + parsed
     }
-    var metadata = Metadata()
-    for header in headers where Metadata.isValidCustomName(header.name) {
-      metadata.add(header.name, header.value)
-    }
-    let context = ServerContext(method: route.descriptor, metadata: metadata, deadline: deadline, isSecure: head.isSecure)
+    let context = ServerContext(method: route.descriptor, metadata: fields.metadata, deadline: deadline, isSecure: head.isSecure)
     let call = ServerCall(
       route: route, codec: codec, subtype: subtype, context: context, stream: stream,
       maxMessageSize: configuration.maxMessageSize)
@@ -145,6 +142,37 @@ struct CallAcceptor: HTTP2StreamAcceptor {
   }
 }
 
+/// The header fields a call is judged by, and its custom metadata, from one pass over the block.
+/// The first occurrence of each field counts.
+struct CallHeaderFields {
+  var method: String?
+  var path: String?
+  var contentType: String?
+  var authorization: String?
+  var encoding: String?
+  var timeout: String?
+  var metadata = Metadata()
+
+  init(_ headers: [HTTP2Header]) {
+    for header in headers {
+      let name = header.name
+      // By length first: one integer compare rules out most names before any text compare.
+      switch name.utf8.count {
+      case 5 where name == ":path": if path == nil { path = header.value }
+      case 7 where name == ":method": if method == nil { method = header.value }
+      case 12 where name == "content-type": if contentType == nil { contentType = header.value }
+      case 12 where name == "grpc-timeout": if timeout == nil { timeout = header.value }
+      case 13 where name == "authorization": if authorization == nil { authorization = header.value }
+      case 13 where name == "grpc-encoding": if encoding == nil { encoding = header.value }
+      default:
+        // HTTP/2 names arrive lower-case (nghttp2 refuses others), and a valid custom name is
+        // lower-case by definition, so no case folding is needed.
+        if Metadata.isValidCustomName(name) { metadata.appendWireEntry(name, header.value) }
+      }
+    }
+  }
+}
+
 /// One call on the server, driven by stream events on the loop: deframes the request, runs the
 /// handler as a task on the same loop, and turns its result into the response.
 final class ServerCall: HTTP2StreamDelegate {
@@ -154,7 +182,9 @@ final class ServerCall: HTTP2StreamDelegate {
   private let context: ServerContext
   private let stream: HTTP2StreamHandle
   private var deframer: MessageDeframer
-  private var messages: [[UInt8]] = []
+  /// The request message (unary and server-streaming calls take exactly one) and how many came.
+  private var request: [UInt8]?
+  private var messageCount = 0
   private var task: Task<Void, Never>?
   private var deadlineTimer: UInt64?
   private var finished = false
@@ -189,8 +219,11 @@ final class ServerCall: HTTP2StreamDelegate {
       return nil
     case .data(let bytes):
       do {
-        try deframer.feed(bytes) { messages.append($0) }
-        if messages.count > 1 { return fail(RPCError(.unimplemented, "\(route.descriptor.method) takes exactly one request message")) }
+        try deframer.feed(bytes) { message in
+          messageCount += 1
+          if messageCount == 1 { request = message }
+        }
+        if messageCount > 1 { return fail(RPCError(.unimplemented, "\(route.descriptor.method) takes exactly one request message")) }
       } catch {
         return fail(Self.error(for: error))
       }
@@ -201,10 +234,11 @@ final class ServerCall: HTTP2StreamDelegate {
       } catch {
         return fail(Self.error(for: error))
       }
-      guard messages.count == 1 else {
-        return fail(RPCError(.unimplemented, "\(route.descriptor.method) takes exactly one request message, got \(messages.count)"))
+      guard messageCount == 1, let request else {
+        return fail(RPCError(.unimplemented, "\(route.descriptor.method) takes exactly one request message, got \(messageCount)"))
       }
-      start(request: messages.removeFirst())
+      self.request = nil
+      start(request: request)
       return nil
     }
   }
@@ -252,7 +286,16 @@ final class ServerCall: HTTP2StreamDelegate {
     context: ServerContext, stream: HTTP2StreamHandle
   ) -> Task<Void, Never> {
     let executor: any TaskExecutor = stream.connection.loop.taskExecutor
-    return Task(executorPreference: executor) {
+    if case .serverStreaming = handler {
+      return Task(executorPreference: executor) {
+        await run(handler, request: request, codec: codec, subtype: subtype, context: context, stream: stream)
+      }
+    }
+    // A unary handler starts at once, here on the loop, instead of as a job queued behind this
+    // loop iteration's I/O: most finish without suspending, and their reply is only submitted
+    // to nghttp2 (which is allowed inside its callbacks) and flushed when the loop goes idle.
+    // Streaming handlers talk to the connection actor between messages, so they start queued.
+    return Task.immediate(executorPreference: executor) {
       await run(handler, request: request, codec: codec, subtype: subtype, context: context, stream: stream)
     }
   }
@@ -281,9 +324,7 @@ final class ServerCall: HTTP2StreamDelegate {
     stream: HTTP2StreamHandle, context: ServerContext, _ body: () async throws -> [UInt8]
   ) async {
     do {
-      let output = try await body()
-      var framed: [UInt8] = []
-      MessageFraming.append(output, to: &framed)
+      let framed = MessageFraming.frame(try await body())
       let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
       await stream.respond(
         headers: ResponseHeaders.initial(initial), body: framed,

@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The header names and values a connection saw recently, as Strings, handed out again when the
+/// same bytes arrive. A peer sends the same few fields on every request (`:path`, `content-type`,
+/// `authorization`, `user-agent`…; HPACK makes repeating them free on the wire), and decoding a
+/// fresh String for each one (allocate, copy, validate UTF-8) was a measurable share of a call.
+/// A hit costs one `memcmp` and a retain.
+///
+/// Two-way: a text's home slot is chosen from its length and a few bytes, and it may also sit in
+/// the neighbouring slot, so two common fields that share a home (`:path` and `authorization`
+/// did) do not evict each other on every request. A miss moves the home slot's text next door and
+/// takes its place; fields that change on every request (request ids) cost no more than before.
+/// Loop-confined, like the connection that owns it.
+struct HeaderTextCache {
+  /// Longer texts are decoded every time: they are rarely repeated and a compare is not free.
+  static let maxCachedLength = 256
+  private static let slotCount = 128
+
+  private var slots: [String?] = Array(repeating: nil, count: HeaderTextCache.slotCount)
+
+  mutating func text(for bytes: UnsafeRawBufferPointer) -> String {
+    let count = bytes.count
+    guard count > 0, count <= Self.maxCachedLength, let base = bytes.baseAddress else {
+      return String(decoding: bytes, as: UTF8.self)
+    }
+    let first = Int(base.load(as: UInt8.self))
+    let middle = Int(base.load(fromByteOffset: count / 2, as: UInt8.self))
+    let last = Int(base.load(fromByteOffset: count - 1, as: UInt8.self))
+    let slot = (count &* 31 &+ first &* 7 &+ middle &* 3 &+ last) & (Self.slotCount - 1)
+    if let cached = slots[slot], Self.same(cached, base, count) { return cached }
+    let neighbour = slot ^ 1
+    if let cached = slots[neighbour], Self.same(cached, base, count) { return cached }
+    let text = String(decoding: bytes, as: UTF8.self)
+    slots[neighbour] = slots[slot]
+    slots[slot] = text
+    return text
+  }
+
+  /// True when `text` is exactly these bytes. Only texts decoded from valid UTF-8 are cached
+  /// (invalid input is repaired on decoding, and the repaired text never equals the input).
+  private static func same(_ text: String, _ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+    text.utf8.withContiguousStorageIfAvailable { utf8 in
+      utf8.count == count && memcmp(utf8.baseAddress!, bytes, count) == 0
+    } ?? false
+  }
+}
