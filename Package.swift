@@ -285,7 +285,7 @@ let package = Package(
     ),
     .testTarget(
       name: "HayonRPCTests",
-      dependencies: ["HayonRPC", "HayonHTTP2", "HayonDiagnostics"],
+      dependencies: ["HayonRPC", "HayonHTTP2", "HayonDiagnostics", "HayonTestSupport"],
       path: "Tests/HayonRPCTests",
       swiftSettings: swiftSettings
     ),
@@ -300,6 +300,7 @@ let package = Package(
     // The deployment files: docker-compose.yml and the Dockerfile against the code and README.
     .testTarget(
       name: "DeploymentTests",
+      dependencies: ["HayonTestSupport"],
       path: "Tests/DeploymentTests",
       swiftSettings: swiftSettings
     ),
@@ -358,7 +359,7 @@ let package = Package(
     ),
     .testTarget(
       name: "HayonHTTP1Tests",
-      dependencies: ["HayonHTTP1", "HayonHTTP2"],
+      dependencies: ["HayonHTTP1", "HayonHTTP2", "HayonTestSupport"],
       path: "Tests/HayonHTTP1Tests",
       swiftSettings: swiftSettings
     ),

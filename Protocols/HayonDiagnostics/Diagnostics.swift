@@ -97,7 +97,8 @@ public enum Diagnostics {
 
   /// What an implementation provides; `registerMethods` wires each method to the router.
   public protocol ServiceProtocol: RPCService {
-    func echo(_ request: EchoRequest, context: ServerContext) async throws -> EchoResponse
+    /// Synchronous: echoing needs no waiting, so the call is answered without a task.
+    func echo(_ request: EchoRequest, context: ServerContext) throws -> EchoResponse
     func expand(
       _ request: ExpandRequest, context: ServerContext, writer: ResponseStreamWriter<ExpandResponse>
     ) async throws
@@ -136,7 +137,7 @@ extension Diagnostics.ServiceProtocol {
   public var serviceName: String { Diagnostics.serviceName }
 
   public func registerMethods(with router: inout RPCRouter) {
-    router.register(Diagnostics.Method.Echo.self) { try await self.echo($0, context: $1) }
+    router.register(Diagnostics.Method.Echo.self, synchronous: { try self.echo($0, context: $1) })
     router.register(Diagnostics.Method.Expand.self) { try await self.expand($0, context: $1, writer: $2) }
     router.register(Diagnostics.Method.Fail.self) { try await self.fail($0, context: $1) }
     router.register(Diagnostics.Method.Sleep.self) { try await self.sleep($0, context: $1) }
@@ -147,7 +148,7 @@ extension Diagnostics.ServiceProtocol {
 public struct DiagnosticsService: Diagnostics.ServiceProtocol {
   public init() {}
 
-  public func echo(_ request: Diagnostics.EchoRequest, context: ServerContext) async throws -> Diagnostics.EchoResponse {
+  public func echo(_ request: Diagnostics.EchoRequest, context: ServerContext) throws -> Diagnostics.EchoResponse {
     Diagnostics.EchoResponse(message: request.message)
   }
 

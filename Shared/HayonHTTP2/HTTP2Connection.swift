@@ -182,6 +182,10 @@ public actor HTTP2Connection {
       nghttp2_settings_entry(
         settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
         value: UInt32(configuration.maxHeaderListSize)),
+      // RFC 9218: we use no RFC 7540 priority tree (gRPC never signals one), so nghttp2 need
+      // not build it or keep closed streams around for it.
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
     ]
     nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), settings, settings.count)
     nghttp2_session_set_local_window_size(
@@ -262,6 +266,8 @@ public actor HTTP2Connection {
     var option: OpaquePointer?
     nghttp2_option_new(&option)
     nghttp2_option_set_max_send_header_block_length(option, 64 * 1024)
+    // Closed streams are forgotten at once (they are only kept for the priority tree).
+    nghttp2_option_set_no_closed_streams(option, 1)
     // Until the peer's SETTINGS arrive, assume it accepts as many streams as we do.
     nghttp2_option_set_peer_max_concurrent_streams(option, UInt32(configuration.maxConcurrentStreams))
     if role == .client {

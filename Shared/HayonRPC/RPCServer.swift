@@ -238,6 +238,10 @@ final class ServerCall: HTTP2StreamDelegate {
         return fail(RPCError(.unimplemented, "\(route.descriptor.method) takes exactly one request message, got \(messageCount)"))
       }
       self.request = nil
+      if case .synchronousUnary(let handler) = route.handler {
+        finished = true
+        return Self.reply(context: context) { try handler(request, codec, context) }
+      }
       start(request: request)
       return nil
     }
@@ -307,6 +311,9 @@ final class ServerCall: HTTP2StreamDelegate {
     switch handler {
     case .unary(let handler):
       await respond(stream: stream, context: context) { try await handler(request, codec, context) }
+    case .synchronousUnary(let handler):
+      // Answered in `receive`, without a task; a task running one answers the same way.
+      await respond(stream: stream, context: context) { try handler(request, codec, context) }
     case .rawUnary(let handler):
       await respond(stream: stream, context: context) { try await handler(request, subtype, context) }
     case .serverStreaming(let handler):
@@ -323,17 +330,31 @@ final class ServerCall: HTTP2StreamDelegate {
   private static func respond(
     stream: HTTP2StreamHandle, context: ServerContext, _ body: () async throws -> [UInt8]
   ) async {
+    let reply: HTTP2StreamReply
     do {
-      let framed = MessageFraming.frame(try await body())
+      let output = try await body()
+      reply = Self.reply(context: context) { output }
+    } catch {
+      reply = Self.reply(context: context) { throw error }
+    }
+    guard case .respond(let headers, let body, let trailers) = reply else { return }
+    await stream.respond(headers: headers, body: body, trailers: trailers)
+  }
+
+  /// A unary call's complete response: the framed message with the handler's metadata, or its
+  /// error as a trailers-only response.
+  private static func reply(context: ServerContext, _ body: () throws -> [UInt8]) -> HTTP2StreamReply {
+    do {
+      let framed = MessageFraming.frame(try body())
       let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
-      await stream.respond(
+      return .respond(
         headers: ResponseHeaders.initial(initial), body: framed,
         trailers: ResponseHeaders.trailers(status: nil, metadata: trailing))
     } catch {
       var rpcError = RPCError(converting: error)
       let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
       for entry in trailing { rpcError.metadata.add(entry.name, entry.value) }
-      await stream.respond(headers: ResponseHeaders.trailersOnly(rpcError, initial: initial), body: [], trailers: nil)
+      return .respond(headers: ResponseHeaders.trailersOnly(rpcError, initial: initial), body: [], trailers: nil)
     }
   }
 }

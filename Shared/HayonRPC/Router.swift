@@ -4,6 +4,8 @@ public struct RPCRouter: Sendable {
   enum Handler: Sendable {
     /// Typed unary: request bytes → response bytes, through the negotiated codec.
     case unary(@Sendable ([UInt8], any MessageCodec, ServerContext) async throws -> [UInt8])
+    /// Typed unary whose handler never suspends: answered on the loop, with no task.
+    case synchronousUnary(@Sendable ([UInt8], any MessageCodec, ServerContext) throws -> [UInt8])
     case serverStreaming(
       @Sendable ([UInt8], any MessageCodec, ServerContext, RawMessageWriter) async throws -> Void)
     /// Raw unary with its own wire format (the protobuf health check): gets the subtype.
@@ -33,6 +35,22 @@ public struct RPCRouter: Sendable {
         handler: .unary { bytes, codec, context in
           let input = try codec.decode(M.Input.self, from: bytes)
           return try codec.encode(try await handler(input, context))
+        }, requiresAuthentication: true, subtypes: nil))
+  }
+
+  /// Registers a unary method whose handler does not suspend (pure computation on the request,
+  /// reads of in-memory state). It runs on the connection's event loop as soon as the request
+  /// has arrived and its reply goes out in the same loop iteration, without the cost of a task;
+  /// like every handler that runs on a loop, it must not block.
+  public mutating func register<M: UnaryMethod>(
+    _ method: M.Type, synchronous handler: @escaping @Sendable (M.Input, ServerContext) throws -> M.Output
+  ) {
+    add(
+      Route(
+        descriptor: M.descriptor,
+        handler: .synchronousUnary { bytes, codec, context in
+          let input = try codec.decode(M.Input.self, from: bytes)
+          return try codec.encode(try handler(input, context))
         }, requiresAuthentication: true, subtypes: nil))
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HayonTestSupport
 import Testing
 
 /// The repository root (this file is Tests/DeploymentTests/ComposeFileTests.swift).
@@ -77,13 +78,13 @@ func parseCompose(_ yaml: String) -> (services: [ComposeService], volumes: [Stri
 
 @Suite("docker-compose.yml and Dockerfile")
 struct ComposeFileTests {
-  @Test func debiansDockerComposeAcceptsTheFileWithSecretsFromTheEnvironment() throws {
+  @Test func debiansDockerComposeAcceptsTheFileWithSecretsFromTheEnvironment() async throws {
     let secrets = ["HAYON_RPC_TOKEN": "t0ken", "HAYON_VAULT_KEYS": "v1:key", "HAYON_ACCESS_TOKEN_KEYS": "a1:key"]
-    let (status, output) = try runCompose(["config"], environment: secrets)
+    let (status, output) = try await runCompose(["config"], environment: secrets)
     #expect(status == 0, "\(output)")
     for service in productSources.keys { #expect(output.contains("  \(service):")) }
     // Without the secrets the file refuses to start anything, naming what is missing.
-    let (missingStatus, missingOutput) = try runCompose(["config"], environment: [:])
+    let (missingStatus, missingOutput) = try await runCompose(["config"], environment: [:])
     #expect(missingStatus != 0)
     #expect(missingOutput.contains("set HAYON_RPC_TOKEN"))
   }
@@ -130,20 +131,14 @@ struct ComposeFileTests {
   }
 
   /// Runs Debian's docker-compose against the repository's file.
-  func runCompose(_ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["docker-compose", "--project-directory", repository.path, "-f", repository.appendingPathComponent("docker-compose.yml").path]
-      + arguments
+  func runCompose(_ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
     var base = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
     base.merge(environment) { $1 }
-    process.environment = base
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let result = try await runProcess(
+      "/usr/bin/env",
+      ["docker-compose", "--project-directory", repository.path, "-f", repository.appendingPathComponent("docker-compose.yml").path]
+        + arguments,
+      environment: base)
+    return (result.status, result.stdoutText + result.stderrText)
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HayonTestSupport
 import Gateway
 import Testing
 
@@ -148,7 +149,7 @@ struct OpenAPIValidatorTests {
     try await withStack { stack in
       let response = try await curl("GET", stack.url("/api/openapi.json"))
       let document = try #require(response.json)
-      let (status, output) = try Self.validate(document)
+      let (status, output) = try await Self.validate(document)
       #expect(status == 0, "\(output)")
       #expect(output.contains("valid OpenAPI 3.1"))
       // The validator really validates: a response without its required description fails.
@@ -160,18 +161,16 @@ struct OpenAPIValidatorTests {
       health["get"] = get
       paths["/healthz"] = health
       broken["paths"] = paths
-      let (brokenStatus, _) = try Self.validate(broken)
+      let (brokenStatus, _) = try await Self.validate(broken)
       #expect(brokenStatus != 0)
     }
   }
 
-  static func validate(_ document: [String: Any]) throws -> (Int32, String) {
+  static func validate(_ document: [String: Any]) async throws -> (Int32, String) {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("hayon-openapi-\(UUID().uuidString).json")
     try JSONSerialization.data(withJSONObject: document).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [
+    let result = try await runProcess(python, [
       "-c",
       """
       import json, sys
@@ -181,13 +180,7 @@ struct OpenAPIValidatorTests {
       print("valid OpenAPI 3.1")
       """,
       file.path,
-    ]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    ])
+    return (result.status, result.stdoutText + result.stderrText)
   }
 }

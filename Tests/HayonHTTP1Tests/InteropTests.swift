@@ -20,7 +20,7 @@ struct InteropTests {
   @Test func keepAliveAcrossTwoURLs() async throws {
     let calls = CallCounter()
     try await withServer(handler: echoHandler(calls)) { _, port in
-      let result = try run(Self.curl, [
+      let result = try await run(Self.curl, [
         "--http1.1", "-sS", "-v", "--max-time", "20",
         "http://127.0.0.1:\(port)/one?a=1", "http://127.0.0.1:\(port)/two",
       ])
@@ -43,7 +43,7 @@ struct InteropTests {
     try Data(payload).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
     try await withServer(handler: handler) { _, port in
-      let result = try run(Self.curl, [
+      let result = try await run(Self.curl, [
         "--http1.1", "-sS", "-v", "--max-time", "20", "-H", "Transfer-Encoding: chunked",
         "--data-binary", "@\(file.path)", "http://127.0.0.1:\(port)/upload",
       ])
@@ -59,13 +59,13 @@ struct InteropTests {
     try await withServer(
       configure: { $0.parser.maxBodySize = 1000 }, handler: echoHandler(calls)
     ) { _, port in
-      let head = try run(Self.curl, ["--http1.1", "-sS", "-I", "--max-time", "20", "http://127.0.0.1:\(port)/h"])
+      let head = try await run(Self.curl, ["--http1.1", "-sS", "-I", "--max-time", "20", "http://127.0.0.1:\(port)/h"])
       #expect(head.status == 0, "\(head.stderr)")
       #expect(head.stdout.hasPrefix("HTTP/1.1 200 OK\r\n"))
       #expect(head.stdout.contains("Content-Length: 9\r\n"), "the length of \"HEAD /h 0\", without the body")
 
       let big = String(repeating: "z", count: 5000)
-      let refused = try run(Self.curl, [
+      let refused = try await run(Self.curl, [
         "--http1.1", "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}",
         "--data-binary", big, "http://127.0.0.1:\(port)/big",
       ])

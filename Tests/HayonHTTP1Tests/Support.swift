@@ -1,4 +1,5 @@
 import Foundation
+import HayonTestSupport
 import HayonHTTP1
 import HayonHTTP2
 import Synchronization
@@ -224,28 +225,7 @@ func echoHandler(_ counter: CallCounter) -> HTTP1Server.Handler {
 }
 
 /// Runs a command to completion and captures its output.
-func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: executable)
-  process.arguments = arguments
-  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("http1-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-  defer { try? FileManager.default.removeItem(at: directory) }
-  let outURL = directory.appendingPathComponent("out")
-  let errURL = directory.appendingPathComponent("err")
-  _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-  _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-  let out = try FileHandle(forWritingTo: outURL)
-  let err = try FileHandle(forWritingTo: errURL)
-  process.standardOutput = out
-  process.standardError = err
-  process.standardInput = FileHandle.nullDevice
-  try process.run()
-  process.waitUntilExit()
-  try out.close()
-  try err.close()
-  return (
-    process.terminationStatus, try String(contentsOf: outURL, encoding: .utf8),
-    try String(contentsOf: errURL, encoding: .utf8)
-  )
+func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+  let result = try await runProcess(executable, arguments)
+  return (result.status, result.stdoutText, result.stderrText)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HayonTestSupport
 @testable import HayonRPC
 import Testing
 

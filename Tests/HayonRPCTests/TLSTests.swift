@@ -1,4 +1,5 @@
 import Foundation
+import HayonTestSupport
 import HayonDiagnostics
 import HayonHTTP2
 @testable import HayonRPC

@@ -1,4 +1,5 @@
 import Foundation
+import HayonTestSupport
 
 /// A throwaway PKI made with the `openssl` CLI in a fresh temporary directory: a CA, a server
 /// certificate for `localhost` / `127.0.0.1` and a client certificate, both signed by the CA, plus
