@@ -74,6 +74,10 @@ public final class Gateway: Sendable {
   let logger: Logger
   public let router: Router
   let tokenCache: VerifiedTokenCache
+  /// The OpenAPI document for the routes registered, and its serialised bytes: both depend only
+  /// on the route table, which is fixed at `init`, so they are built once rather than per request.
+  public let openAPIDocument: JSONValue
+  let openAPIBytes: [UInt8]
 
   public init(configuration: GatewayConfiguration, backends: GatewayBackends, logger: Logger) {
     self.configuration = configuration
@@ -84,6 +88,9 @@ public final class Gateway: Sendable {
     var router = Router()
     Self.registerRoutes(&router)
     self.router = router
+    let document = OpenAPIDocument.build(routes: router.routes)
+    self.openAPIDocument = document
+    self.openAPIBytes = Array(document.serialized.utf8)
   }
 
   static func registerRoutes(_ router: inout Router) {
