@@ -1,8 +1,10 @@
 import Foundation
+import HayonAccount
 import HayonAuth
 import HayonHTTP1
 import HayonModel
 import HayonRPC
+import HayonRuntime
 import HayonUsers
 import Testing
 
@@ -109,6 +111,23 @@ struct UnitTests {
     let disabled = VerifiedTokenCache(capacity: 10, ttl: .zero)
     disabled.store("a", later, now: now)
     #expect(disabled.lookup("a", now: now) == nil)
+  }
+
+  @Test("the settings page's location, relative or under the public URL, with the reason as given")
+  func settingsLocation() async throws {
+    // Never called: clients connect on first use.
+    let client = try RPCClient(configuration: .init(target: SocketAddress(host: "127.0.0.1", port: 9), credential: nil))
+    defer { Task { await client.close() } }
+    let backends = GatewayBackends(
+      users: Users.Client(client), connections: Connections.Client(client), accounts: Accounts.Client(client), posts: nil,
+      healthTargets: [])
+    let relative = Gateway(configuration: GatewayConfiguration(), backends: backends, logger: Logger(label: "test"))
+    #expect(relative.settingsLocation(error: nil) == "/settings")
+    #expect(relative.settingsLocation(error: "access_denied") == "/settings?error=access_denied")
+    let absolute = Gateway(
+      configuration: GatewayConfiguration(publicURL: "https://hayon.example"), backends: backends, logger: Logger(label: "test"))
+    #expect(absolute.settingsLocation(error: "signed_out") == "https://hayon.example/settings?error=signed_out")
+    #expect(absolute.settingsRedirect(error: nil).headers["location"] == "https://hayon.example/settings")
   }
 
   @Test("HTML escaping covers the five characters and control bytes")

@@ -275,9 +275,7 @@ extension RequestContext {
   }
 
   func backToSettings(error: String? = nil, cookies: [String] = []) -> GatewayResponse {
-    var location = (gateway.configuration.publicURL ?? "") + "/settings"
-    if let error { location += "?error=" + error }
-    return seeOther(location, cookies: cookies)
+    seeOther(gateway.settingsLocation(error: error), cookies: cookies)
   }
 }
 
