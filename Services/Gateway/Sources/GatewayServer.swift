@@ -109,8 +109,6 @@ final class AdoptedConnections: Sendable {
     _ = state.withLock { $0.connections.removeValue(forKey: id) }
   }
 
-  var count: Int { state.withLock { $0.connections.count } }
-
   func shutdown(gracePeriod: Duration) async {
     let connections = state.withLock { state in
       state.shuttingDown = true
