@@ -132,13 +132,15 @@ public final class Gateway: Sendable {
     response.headers.set("x-request-id", requestId)
     // HEAD keeps the body here: each transport sends the GET's length and no body.
     if logger.minimumLevel <= .debug {
+      // One reading of the clock: taking the seconds and the fraction from two readings could
+      // straddle a second boundary and log ~1000 ms too much.
+      let elapsed = ContinuousClock.now - started
       // The path only: query strings carry OAuth codes and states.
       logger.debug(
         "request",
         ["requestId": requestId, "method": request.method, "path": Self.quoted(request.path),
          "protocol": request.protocolName, "status": String(response.status),
-         "milliseconds": String((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
-           + (ContinuousClock.now - started).components.seconds * 1000)])
+         "milliseconds": String(elapsed.wholeMilliseconds)])
     }
     return response
   }
@@ -302,7 +304,7 @@ final class VerifiedTokenCache: Sendable {
 
   init(capacity: Int, ttl: Duration) {
     self.capacity = capacity
-    self.ttlMilliseconds = Int64(ttl.components.seconds) * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+    self.ttlMilliseconds = ttl.wholeMilliseconds
   }
 
   func lookup(_ token: String, now: Timestamp) -> Users.VerifiedAccessToken? {
