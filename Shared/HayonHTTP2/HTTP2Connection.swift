@@ -117,6 +117,8 @@ public actor HTTP2Connection {
   private var registeredEvents: UInt32 = 0
   private var closed = false
   private var prefaceReceived = false
+  /// An h2c upgrade request waiting for the client's preface (see `startAdopted`).
+  private var pendingUpgrade: HTTP2Upgrade?
   private var lastActivity: UInt64
   private var housekeepingTimer: UInt64?
   private var goawayReceived = false
@@ -216,7 +218,8 @@ public actor HTTP2Connection {
   /// Starts an adopted connection on its loop: `initialBytes` are what the previous owner read
   /// and did not consume (for prior knowledge, the client preface onwards). With `upgrade`, the
   /// `101 Switching Protocols` goes out first, then our SETTINGS, and the upgrade request is
-  /// delivered to the acceptor as stream 1 (RFC 7540 §3.2), half-closed by the client.
+  /// delivered to the acceptor as stream 1 (RFC 7540 §3.2), half-closed by the client, once the
+  /// client's preface has arrived.
   package func startAdopted(
     initialBytes: [UInt8], upgrade: HTTP2Upgrade?, onClose: (@Sendable () -> Void)?
   ) {
@@ -236,21 +239,11 @@ public actor HTTP2Connection {
       let state = StreamState(openedAt: MonotonicClock.now())
       state.remoteEnded = true
       streams[1] = state
-      let handle = HTTP2StreamHandle(connection: self, id: 1)
-      if let acceptor {
-        let head = HTTP2RequestHead(
-          headers: upgrade.headers, endStream: upgrade.body.isEmpty, headerListTooLarge: false, isSecure: false)
-        let (delegate, reply) = acceptor.accept(head, stream: handle)
-        state.delegate = delegate
-        if let reply { apply(reply, on: 1) }
-        if let delegate, streams[1] != nil, !upgrade.body.isEmpty {
-          let reply = upgrade.body.withUnsafeBytes { delegate.receive(.data($0), stream: handle) }
-          if let reply { apply(reply, on: 1) }
-        }
-        if let delegate, streams[1] != nil, let reply = delegate.receive(.end, stream: handle) {
-          apply(reply, on: 1)
-        }
-      }
+      // Stream 1 is answered once the client's preface (its SETTINGS) arrives, not now: a client
+      // sends the preface only after it has read the 101 and switched to HTTP/2, and one that
+      // reads the 101 into a fixed buffer (curl 7.x: 32 KiB) fails when a fast, large response
+      // arrives in the same read ("connection buffer size is too small ... HTTP Upgrade").
+      pendingUpgrade = upgrade
     }
     if !initialBytes.isEmpty {
       let accepted = initialBytes.withUnsafeBytes { receive($0) }
@@ -260,6 +253,24 @@ public actor HTTP2Connection {
       }
     }
     flush()
+  }
+
+  /// Hands the HTTP/1.1 upgrade request to the acceptor as stream 1.
+  private func deliverUpgradedRequest(_ upgrade: HTTP2Upgrade) {
+    guard let acceptor, let state = streams[1] else { return }
+    let handle = HTTP2StreamHandle(connection: self, id: 1)
+    let head = HTTP2RequestHead(
+      headers: upgrade.headers, endStream: upgrade.body.isEmpty, headerListTooLarge: false, isSecure: false)
+    let (delegate, reply) = acceptor.accept(head, stream: handle)
+    state.delegate = delegate
+    if let reply { apply(reply, on: 1) }
+    if let delegate, streams[1] != nil, !upgrade.body.isEmpty {
+      let reply = upgrade.body.withUnsafeBytes { delegate.receive(.data($0), stream: handle) }
+      if let reply { apply(reply, on: 1) }
+    }
+    if let delegate, streams[1] != nil, let reply = delegate.receive(.end, stream: handle) {
+      apply(reply, on: 1)
+    }
   }
 
   private func makeOption() -> OpaquePointer {
@@ -658,6 +669,10 @@ public actor HTTP2Connection {
     switch frame {
     case .settings:
       prefaceReceived = true
+      if let upgrade = pendingUpgrade {
+        pendingUpgrade = nil
+        deliverUpgradedRequest(upgrade)
+      }
     case .goaway:
       goawayReceived = true
       usable.store(false, ordering: .releasing)

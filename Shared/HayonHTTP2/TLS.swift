@@ -38,63 +38,80 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
   }
 }
 
-/// The ALPN selection callback. It cannot capture, so it reads nothing but its arguments: it
-/// picks `h2` from the client's list and points `out` into the client's own buffer, which stays
-/// valid for the handshake.
-private func selectH2(
-  _ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
-  _ outLength: UnsafeMutablePointer<UInt8>?, _ input: UnsafePointer<UInt8>?, _ inputLength: UInt32,
-  _ arg: UnsafeMutableRawPointer?
-) -> Int32 {
-  guard let input else { return SSL_TLSEXT_ERR_ALERT_FATAL }
-  var index = 0
-  let total = Int(inputLength)
-  while index < total {
-    let length = Int(input[index])
-    let start = index + 1
-    if start + length > total { break }
-    if length == 2 && input[start] == UInt8(ascii: "h") && input[start + 1] == UInt8(ascii: "2") {
-      out?.pointee = input + start
-      outLength?.pointee = 2
-      return SSL_TLSEXT_ERR_OK
+/// The application protocols a TLS server accepts through ALPN, in its order of preference, in
+/// the wire format (each name preceded by its length byte), and how it picks one of a client's.
+struct ALPNSelection: Sendable, Hashable {
+  /// The accepted names, length-prefixed and concatenated, like the list a client sends.
+  let wire: [UInt8]
+  /// A handshake without ALPN means HTTP/1.1; so when `http/1.1` is accepted, a client offering
+  /// none of the accepted protocols goes on without ALPN, and otherwise the handshake is refused
+  /// (gRPC over TLS requires `h2`).
+  let fallsBackToHTTP1: Bool
+
+  init(accepting protocols: [String]) {
+    var wire: [UInt8] = []
+    for name in protocols {
+      let bytes = Array(name.utf8)
+      precondition((1...255).contains(bytes.count), "an ALPN protocol name is 1 to 255 bytes")
+      wire.append(UInt8(bytes.count))
+      wire += bytes
     }
-    index = start + length
+    self.wire = wire
+    self.fallsBackToHTTP1 = protocols.contains("http/1.1")
   }
-  // gRPC over TLS requires h2; refuse anything else.
-  return SSL_TLSEXT_ERR_ALERT_FATAL
+
+  /// The offset, in the client's `offered` list (wire format), of the name of the first accepted
+  /// protocol the client offers, and its length; nil when it offers none. Walks both lists in
+  /// place: it runs on every handshake, so it allocates nothing. A truncated entry ends a list.
+  func select(from offered: UnsafeBufferPointer<UInt8>) -> (offset: Int, length: Int)? {
+    wire.withUnsafeBufferPointer { accepted in
+      var acceptedIndex = 0
+      while acceptedIndex < accepted.count {
+        let wantedLength = Int(accepted[acceptedIndex])
+        let wanted = acceptedIndex + 1
+        var index = 0
+        while index < offered.count {
+          let length = Int(offered[index])
+          let start = index + 1
+          if start + length > offered.count { break }
+          if length == wantedLength, Self.equal(offered, start, accepted, wanted, length) {
+            return (start, length)
+          }
+          index = start + length
+        }
+        acceptedIndex = wanted + wantedLength
+      }
+      return nil
+    }
+  }
+
+  private static func equal(
+    _ a: UnsafeBufferPointer<UInt8>, _ aStart: Int, _ b: UnsafeBufferPointer<UInt8>, _ bStart: Int, _ count: Int
+  ) -> Bool {
+    for offset in 0..<count where a[aStart + offset] != b[bStart + offset] { return false }
+    return true
+  }
 }
 
-/// ALPN for a server that speaks both HTTP/2 and HTTP/1.1 on one TLS port: `h2` when the client
-/// offers it, else `http/1.1`; a client offering neither (or no ALPN at all) gets HTTP/1.1.
-private func selectH2OrHTTP1(
+/// The ALPN selection callback. It cannot capture, so `arg` is the `TLSContext` (unretained: the
+/// context outlives every session made from it, see `TLSSession.context`). It points `out` into
+/// the client's own buffer, which stays valid for the handshake.
+private func selectALPN(
   _ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
   _ outLength: UnsafeMutablePointer<UInt8>?, _ input: UnsafePointer<UInt8>?, _ inputLength: UInt32,
   _ arg: UnsafeMutableRawPointer?
 ) -> Int32 {
-  guard let input else { return SSL_TLSEXT_ERR_NOACK }
-  var http1: Int?
-  var index = 0
-  let total = Int(inputLength)
-  while index < total {
-    let length = Int(input[index])
-    let start = index + 1
-    if start + length > total { break }
-    if length == 2 && input[start] == UInt8(ascii: "h") && input[start + 1] == UInt8(ascii: "2") {
-      out?.pointee = input + start
-      outLength?.pointee = 2
-      return SSL_TLSEXT_ERR_OK
-    }
-    if length == 8 && Array(UnsafeBufferPointer(start: input + start, count: 8)) == Array("http/1.1".utf8) {
-      http1 = start
-    }
-    index = start + length
+  guard let arg, let selection = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue().alpn else {
+    return SSL_TLSEXT_ERR_ALERT_FATAL
   }
-  if let http1 {
-    out?.pointee = input + http1
-    outLength?.pointee = 8
-    return SSL_TLSEXT_ERR_OK
+  let refusal = selection.fallsBackToHTTP1 ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_ALERT_FATAL
+  guard let input else { return refusal }
+  guard let chosen = selection.select(from: UnsafeBufferPointer(start: input, count: Int(inputLength))) else {
+    return refusal
   }
-  return SSL_TLSEXT_ERR_NOACK
+  out?.pointee = input + chosen.offset
+  outLength?.pointee = UInt8(chosen.length)
+  return SSL_TLSEXT_ERR_OK
 }
 
 /// An OpenSSL context, configured once and then shared read-only by every connection.
@@ -104,37 +121,45 @@ private func selectH2OrHTTP1(
 public final class TLSContext: @unchecked Sendable {
   let context: OpaquePointer
   let isServer: Bool
+  /// Servers: the protocols ALPN accepts.
+  let alpn: ALPNSelection?
 
-  public init(server configuration: TLSConfiguration) throws(TLSError) {
-    guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new") }
-    self.context = context
-    self.isServer = true
-    try configureCommon(configuration)
-    guard configuration.certificateChainPath != nil, configuration.privateKeyPath != nil else {
-      throw TLSError("a TLS server needs a certificate and a private key")
-    }
-    SSL_CTX_set_alpn_select_cb(context, selectH2, nil)
-    if configuration.trustRootsPath != nil {
-      SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
-    }
+  /// A gRPC server's context: ALPN `h2` only; with trust roots, a client certificate is required
+  /// and verified against them (mutual TLS).
+  public convenience init(server configuration: TLSConfiguration) throws(TLSError) {
+    try self.init(
+      server: configuration, acceptedProtocols: ["h2"],
+      requiresClientCertificate: configuration.trustRootsPath != nil)
   }
 
-  /// A server context whose ALPN picks `h2` or `http/1.1` (for a port serving both).
-  package init(serverHTTP2OrHTTP1 configuration: TLSConfiguration) throws(TLSError) {
+  /// A server context whose ALPN accepts `acceptedProtocols` (most preferred first).
+  /// `requiresClientCertificate` is separate from `trustRootsPath` on purpose: a public port
+  /// (the gateway's) never asks browsers for a certificate, whatever the configuration holds.
+  package init(
+    server configuration: TLSConfiguration, acceptedProtocols: [String], requiresClientCertificate: Bool
+  ) throws(TLSError) {
     guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new") }
     self.context = context
     self.isServer = true
+    self.alpn = ALPNSelection(accepting: acceptedProtocols)
     try configureCommon(configuration)
     guard configuration.certificateChainPath != nil, configuration.privateKeyPath != nil else {
       throw TLSError("a TLS server needs a certificate and a private key")
     }
-    SSL_CTX_set_alpn_select_cb(context, selectH2OrHTTP1, nil)
+    SSL_CTX_set_alpn_select_cb(context, selectALPN, Unmanaged.passUnretained(self).toOpaque())
+    if requiresClientCertificate {
+      guard configuration.trustRootsPath != nil else {
+        throw TLSError("requiring client certificates needs trust roots to verify them")
+      }
+      SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+    }
   }
 
   public init(client configuration: TLSConfiguration) throws(TLSError) {
     guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError("SSL_CTX_new") }
     self.context = context
     self.isServer = false
+    self.alpn = nil
     try configureCommon(configuration)
     let protocols: [UInt8] = [2, UInt8(ascii: "h"), UInt8(ascii: "2")]
     // Returns 0 on success, unlike most of OpenSSL.
@@ -184,6 +209,9 @@ final class TLSSession {
   }
 
   private let ssl: OpaquePointer
+  /// Kept alive for as long as the session: the ALPN callback reads it through an unretained
+  /// pointer, and OpenSSL keeps the `SSL_CTX` (and so the callback) as long as the `SSL`.
+  private let context: TLSContext
   private let readBIO: OpaquePointer
   private let writeBIO: OpaquePointer
   /// Plaintext accepted before the handshake finished (SSL_write wants to read first).
@@ -196,6 +224,7 @@ final class TLSSession {
       throw TLSError("BIO_new")
     }
     self.ssl = ssl
+    self.context = context
     self.readBIO = readBIO
     self.writeBIO = writeBIO
     SSL_set_bio(ssl, readBIO, writeBIO)

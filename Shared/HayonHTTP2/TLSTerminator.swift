@@ -28,7 +28,9 @@ package final class TLSTerminator: Sendable {
     address: SocketAddress, tls: TLSConfiguration, group: EventLoopGroup, maxConnections: Int,
     deliver: @escaping @Sendable (Int32) -> Void
   ) throws(TLSError) {
-    self.context = try TLSContext(serverHTTP2OrHTTP1: tls)
+    // The REST port serves browsers and curl: HTTP/2 when offered, else HTTP/1.1, and no client
+    // certificates (authentication is by token or session cookie).
+    self.context = try TLSContext(server: tls, acceptedProtocols: ["h2", "http/1.1"], requiresClientCertificate: false)
     self.group = group
     self.address = address
     self.maxConnections = maxConnections

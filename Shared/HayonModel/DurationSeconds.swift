@@ -7,3 +7,11 @@ extension Duration {
     return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
   }
 }
+
+extension Duration {
+  /// Whole milliseconds (truncated), for logs and millisecond-based bookkeeping.
+  public var wholeMilliseconds: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+  }
+}

@@ -1,8 +1,12 @@
 import Foundation
+import HayonAccount
 import HayonAuth
+import HayonCrypto
 import HayonHTTP1
+import HayonHTTP2
 import HayonModel
 import HayonRPC
+import HayonRuntime
 import HayonUsers
 import Testing
 
@@ -109,6 +113,45 @@ struct UnitTests {
     let disabled = VerifiedTokenCache(capacity: 10, ttl: .zero)
     disabled.store("a", later, now: now)
     #expect(disabled.lookup("a", now: now) == nil)
+  }
+
+  @Test("h2c upgrade: HTTP2-Settings is unpadded base64url of whole 6-byte settings, else no settings")
+  func upgradeSettings() {
+    func settings(_ header: String?) -> [UInt8] {
+      var headers = HTTPFields()
+      headers.add("host", "example")
+      if let header { headers.add("http2-settings", header) }
+      return GatewayHTTP2Handoff.upgrade(from: HTTPRequest(method: "GET", target: "/", headers: headers)).settingsPayload
+    }
+    // SETTINGS_MAX_CONCURRENT_STREAMS = 100, SETTINGS_INITIAL_WINDOW_SIZE = 65535.
+    let payload: [UInt8] = [0, 3, 0, 0, 0, 100, 0, 4, 0, 0, 0xFF, 0xFF]
+    #expect(settings(Base64URL.encode(payload)) == payload)
+    #expect(settings(Base64URL.encode(payload.prefix(6))) == Array(payload.prefix(6)))
+    #expect(settings("") == [])
+    #expect(settings(nil) == [])
+    #expect(settings("AAQAAP__") == [0, 4, 0, 0, 0xFF, 0xFF])
+    // Not whole settings, or not base64url (the standard alphabet, padding): no settings.
+    // RFC 7540 §3.2.1 asks for base64url without padding, which 6-byte settings never need.
+    #expect(settings(Base64URL.encode(payload.prefix(5))) == [])
+    #expect(settings("AAQAAP//") == [])
+    #expect(settings("AAQAAP__AA==") == [])
+  }
+
+  @Test("the settings page's location, relative or under the public URL, with the reason as given")
+  func settingsLocation() async throws {
+    // Never called: clients connect on first use.
+    let client = try RPCClient(configuration: .init(target: SocketAddress(host: "127.0.0.1", port: 9), credential: nil))
+    defer { Task { await client.close() } }
+    let backends = GatewayBackends(
+      users: Users.Client(client), connections: Connections.Client(client), accounts: Accounts.Client(client), posts: nil,
+      healthTargets: [])
+    let relative = Gateway(configuration: GatewayConfiguration(), backends: backends, logger: Logger(label: "test"))
+    #expect(relative.settingsLocation(error: nil) == "/settings")
+    #expect(relative.settingsLocation(error: "access_denied") == "/settings?error=access_denied")
+    let absolute = Gateway(
+      configuration: GatewayConfiguration(publicURL: "https://hayon.example"), backends: backends, logger: Logger(label: "test"))
+    #expect(absolute.settingsLocation(error: "signed_out") == "https://hayon.example/settings?error=signed_out")
+    #expect(absolute.settingsRedirect(error: nil).headers["location"] == "https://hayon.example/settings")
   }
 
   @Test("HTML escaping covers the five characters and control bytes")

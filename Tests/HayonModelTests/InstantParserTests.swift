@@ -48,3 +48,13 @@ struct InstantParserTests {
     #expect(InstantParser.daysSinceEpoch(year: 1969, month: 12, day: 31) == -1)
   }
 }
+
+@Suite("Duration in whole milliseconds")
+struct DurationMillisecondsTests {
+  @Test func truncatesToWholeMilliseconds() {
+    #expect(Duration.seconds(2).wholeMilliseconds == 2000)
+    #expect(Duration.milliseconds(1999).wholeMilliseconds == 1999)
+    #expect((Duration.seconds(1) + .microseconds(999)).wholeMilliseconds == 1000)
+    #expect(Duration.zero.wholeMilliseconds == 0)
+  }
+}

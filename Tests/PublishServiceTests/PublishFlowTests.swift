@@ -195,6 +195,31 @@ struct PublishFlowTests {
     }
   }
 
+  @Test("create, edit and cancel answer with the post exactly as a read then returns it")
+  func answersAreTheStoredPost() async throws {
+    try await withPublishStack { stack in
+      _ = try await stack.backends.connectBluesky(userId: "alice", handle: "alice.test")
+      _ = try await stack.backends.connectMastodon(userId: "alice", username: "alice")
+      // An hour ahead, so the scheduler changes nothing between an answer and the read after it.
+      func read(_ id: String) async throws -> Posts.Post { try await stack.posts.getPost(.init(userId: "alice", postId: id)) }
+      let created = try await stack.posts.createPost(
+        .init(userId: "alice", text: "hello", platforms: [.bluesky, .mastodon], scheduledAt: isoIn(3600), timeZone: "Europe/Paris"))
+      #expect(try await read(created.id) == created)
+      let edited = try await stack.posts.updatePost(
+        .init(
+          userId: "alice", postId: created.id, text: "edited", overrides: ["mastodon": "for mastodon"],
+          platforms: [.mastodon, .bluesky], scheduledAt: isoIn(7200)))
+      #expect(edited.text == "edited" && edited.targets.map(\.platform) == [.mastodon, .bluesky])
+      #expect(try await read(created.id) == edited)
+      let one = try await stack.posts.cancelPost(.init(userId: "alice", postId: created.id, platforms: [.bluesky]))
+      #expect(one.target(.bluesky)?.state == .cancelled && one.target(.mastodon)?.state == .scheduled)
+      #expect(try await read(created.id) == one)
+      let all = try await stack.posts.cancelPost(.init(userId: "alice", postId: created.id))
+      #expect(all.status == .cancelled)
+      #expect(try await read(created.id) == all)
+    }
+  }
+
   @Test("cancel before the due time: nothing is posted")
   func cancel() async throws {
     try await withPublishStack { stack in

@@ -39,9 +39,6 @@ public struct APIError: Error, Sendable, Hashable {
   static func unsupportedMediaType(_ expected: String) -> APIError {
     APIError(status: 415, code: "unsupported_media_type", message: "the request body must be \(expected)")
   }
-  static func notImplemented(_ message: String) -> APIError {
-    APIError(status: 501, code: "unimplemented", message: message)
-  }
   static let internalError = APIError(status: 500, code: "internal", message: "internal error")
 
   struct Body: Codable, Sendable {
@@ -106,8 +103,8 @@ public enum StatusMapping {
       // The machine-readable reason travels in a header; the body keeps the one shape.
       apiError.headers["x-hayon-error-reason"] = reason.rawValue
     }
-    if entry.status == 429, let text = error.metadata[Connections.ErrorReason.retryAfterMetadataKey]
-      ?? error.metadata["hayon-retry-after"], let until = Timestamp(iso8601: text)
+    if entry.status == 429, let text = error.metadata[Connections.ErrorReason.retryAfterMetadataKey],
+      let until = Timestamp(iso8601: text)
     {
       let seconds = max(1, (until.millisecondsSince1970 - Timestamp(.now).millisecondsSince1970 + 999) / 1000)
       apiError.headers["retry-after"] = String(seconds)

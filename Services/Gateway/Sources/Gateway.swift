@@ -74,6 +74,10 @@ public final class Gateway: Sendable {
   let logger: Logger
   public let router: Router
   let tokenCache: VerifiedTokenCache
+  /// The OpenAPI document for the routes registered, and its serialised bytes: both depend only
+  /// on the route table, which is fixed at `init`, so they are built once rather than per request.
+  public let openAPIDocument: JSONValue
+  let openAPIBytes: [UInt8]
 
   public init(configuration: GatewayConfiguration, backends: GatewayBackends, logger: Logger) {
     self.configuration = configuration
@@ -84,6 +88,9 @@ public final class Gateway: Sendable {
     var router = Router()
     Self.registerRoutes(&router)
     self.router = router
+    let document = OpenAPIDocument.build(routes: router.routes)
+    self.openAPIDocument = document
+    self.openAPIBytes = Array(document.serialized.utf8)
   }
 
   static func registerRoutes(_ router: inout Router) {
@@ -125,13 +132,15 @@ public final class Gateway: Sendable {
     response.headers.set("x-request-id", requestId)
     // HEAD keeps the body here: each transport sends the GET's length and no body.
     if logger.minimumLevel <= .debug {
+      // One reading of the clock: taking the seconds and the fraction from two readings could
+      // straddle a second boundary and log ~1000 ms too much.
+      let elapsed = ContinuousClock.now - started
       // The path only: query strings carry OAuth codes and states.
       logger.debug(
         "request",
         ["requestId": requestId, "method": request.method, "path": Self.quoted(request.path),
          "protocol": request.protocolName, "status": String(response.status),
-         "milliseconds": String((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
-           + (ContinuousClock.now - started).components.seconds * 1000)])
+         "milliseconds": String(elapsed.wholeMilliseconds)])
     }
     return response
   }
@@ -295,7 +304,7 @@ final class VerifiedTokenCache: Sendable {
 
   init(capacity: Int, ttl: Duration) {
     self.capacity = capacity
-    self.ttlMilliseconds = Int64(ttl.components.seconds) * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+    self.ttlMilliseconds = ttl.wholeMilliseconds
   }
 
   func lookup(_ token: String, now: Timestamp) -> Users.VerifiedAccessToken? {

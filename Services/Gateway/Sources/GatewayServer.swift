@@ -1,4 +1,5 @@
 import Foundation
+import HayonCrypto
 import HayonHTTP1
 import HayonHTTP2
 import Synchronization
@@ -108,8 +109,6 @@ final class AdoptedConnections: Sendable {
     _ = state.withLock { $0.connections.removeValue(forKey: id) }
   }
 
-  var count: Int { state.withLock { $0.connections.count } }
-
   func shutdown(gracePeriod: Duration) async {
     let connections = state.withLock { state in
       state.shuttingDown = true
@@ -162,18 +161,12 @@ struct GatewayHTTP2Handoff: HTTP1ProtocolHandoff {
     for field in request.headers where !hopByHop.contains(field.name.lowercased()) {
       headers.append(HTTP2Header(field.name.lowercased(), field.value))
     }
-    let settings = decodeBase64URL(request.headers["http2-settings"] ?? "") ?? []
+    // RFC 7540 §3.2.1: base64url without padding; a SETTINGS payload is a multiple of
+    // 6 bytes, so it never needs padding and the strict shared decoder is the right one.
+    let settings = Base64URL.decode(request.headers["http2-settings"] ?? "") ?? []
     return HTTP2Upgrade(
       settingsPayload: settings.count % 6 == 0 ? settings : [], headers: headers, body: request.body,
       isHead: request.method == "HEAD")
-  }
-
-  static func decodeBase64URL(_ text: String) -> [UInt8]? {
-    var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-    standard = standard.replacingOccurrences(of: "=", with: "")
-    guard standard.count % 4 != 1 else { return nil }
-    standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
-    return Data(base64Encoded: standard).map(Array.init)
   }
 }
 

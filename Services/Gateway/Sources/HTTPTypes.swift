@@ -113,6 +113,4 @@ public enum GatewayLimits {
   public static let requestIdLength = 128
   /// `?instance=` for Mastodon.
   public static let instanceUrlLength = 2048
-  /// Post ids in paths.
-  public static let postIdLength = 128
 }

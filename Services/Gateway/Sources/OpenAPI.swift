@@ -316,8 +316,4 @@ extension Gateway {
       .rawJSON(context.gateway.openAPIBytes)
     }
   }
-
-  /// The document for the routes registered (built once per call; it is small).
-  public var openAPIDocument: JSONValue { OpenAPIDocument.build(routes: router.routes) }
-  var openAPIBytes: [UInt8] { Array(openAPIDocument.serialized.utf8) }
 }

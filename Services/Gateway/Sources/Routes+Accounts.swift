@@ -215,10 +215,15 @@ extension RequestContext {
 }
 
 extension Gateway {
-  /// `/settings` or `/settings?error=<reason>`, absolute when a public URL is configured.
-  func settingsRedirect(error: String?) -> GatewayResponse {
+  /// `/settings` or `/settings?error=<reason>`, absolute when a public URL is configured: where
+  /// both the OAuth callback and the settings page's forms send the browser back to.
+  func settingsLocation(error: String?) -> String {
     var location = (configuration.publicURL ?? "") + "/settings"
     if let error { location += "?error=" + error }
-    return .redirect(to: location)
+    return location
+  }
+
+  func settingsRedirect(error: String?) -> GatewayResponse {
+    .redirect(to: settingsLocation(error: error))
   }
 }

@@ -46,12 +46,7 @@ extension Gateway {
     let results = await withTaskGroup(of: (String, String).self) { group in
       for target in targets {
         group.addTask(executorPreference: globalConcurrentExecutor) {
-          do {
-            let answer = try await target.client.call(HealthService.Check.self, .init(service: ""), options: options)
-            return (target.name, answer.status == "SERVING" ? "serving" : answer.status.lowercased())
-          } catch {
-            return (target.name, "unavailable")
-          }
+          (target.name, await Self.healthStatus(of: target.client, options: options))
         }
       }
       var results: [String: String] = [:]
@@ -70,13 +65,19 @@ extension Gateway {
     var results: [String: String] = [:]
     let options = CallOptions(timeout: timeout)
     for target in backends.healthTargets {
-      do {
-        let answer = try await target.client.call(HealthService.Check.self, .init(service: ""), options: options)
-        results[target.name] = answer.status == "SERVING" ? "serving" : answer.status.lowercased()
-      } catch {
-        results[target.name] = "unavailable"
-      }
+      results[target.name] = await Self.healthStatus(of: target.client, options: options)
     }
     return results
+  }
+
+  /// One service's health as `/readyz` and the start-up log report it: `serving`, the service's
+  /// own status in lower case (`not_serving`, …), or `unavailable` when the check itself fails.
+  static func healthStatus(of client: RPCClient, options: CallOptions) async -> String {
+    do {
+      let answer = try await client.call(HealthService.Check.self, .init(service: ""), options: options)
+      return answer.status == "SERVING" ? "serving" : answer.status.lowercased()
+    } catch {
+      return "unavailable"
+    }
   }
 }

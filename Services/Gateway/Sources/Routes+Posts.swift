@@ -103,16 +103,17 @@ extension RequestContext {
 }
 
 extension Gateway {
-  static func registerPostRoutes(_ router: inout Router) {
-    let idParameter = ["id": "The post's id."]
-    let common = [400, 401, 500, 503, 504]
+  private static let postIdParameter = ["id": "The post's id."]
+  /// The errors every posts route may answer.
+  private static let postErrors = [400, 401, 500, 503, 504]
 
+  static func registerPostRoutes(_ router: inout Router) {
     router.add(
       "POST", "/api/posts",
       RouteSpec(
         operationId: "createPost", summary: "Create a post for some of the user's connected platforms, now or scheduled.",
         tag: "posts", auth: .bearer, requestBody: .json(schema: "CreatePostRequest"),
-        responses: [ResponseSpec(201, "The post.", .json(schema: "Post"))], errors: common + [409, 413, 415, 429])
+        responses: [ResponseSpec(201, "The post.", .json(schema: "Post"))], errors: postErrors + [409, 413, 415, 429])
     ) { context throws(APIError) in
       let body = try context.decodeJSON(CreatePostBody.self)
       try context.checkPostFields(
@@ -140,7 +141,7 @@ extension Gateway {
           QueryParameter("pageSize", "1 to \(Posts.Limits.maximumPageSize) (default \(Posts.Limits.defaultPageSize)).", maxLength: 3),
           QueryParameter("pageToken", "nextPageToken of the previous page.", maxLength: 512),
         ],
-        responses: [ResponseSpec(200, "A page of posts.", .json(schema: "PostPage"))], errors: common)
+        responses: [ResponseSpec(200, "A page of posts.", .json(schema: "PostPage"))], errors: postErrors)
     ) { context throws(APIError) in
       try context.expectNoBody()
       var status: Posts.PostStatus?
@@ -174,8 +175,8 @@ extension Gateway {
       "GET", "/api/posts/{id}",
       RouteSpec(
         operationId: "getPost", summary: "One post (someone else's answers 404).", tag: "posts", auth: .bearer,
-        pathParameters: idParameter, responses: [ResponseSpec(200, "The post.", .json(schema: "Post"))],
-        errors: common + [404])
+        pathParameters: postIdParameter, responses: [ResponseSpec(200, "The post.", .json(schema: "Post"))],
+        errors: postErrors + [404])
     ) { context throws(APIError) in
       try context.expectNoBody()
       let id = try context.postId()
@@ -191,8 +192,8 @@ extension Gateway {
       "PATCH", "/api/posts/{id}",
       RouteSpec(
         operationId: "updatePost", summary: "Edit or reschedule a post none of whose targets has started publishing.",
-        tag: "posts", auth: .bearer, pathParameters: idParameter, requestBody: .json(schema: "UpdatePostRequest"),
-        responses: [ResponseSpec(200, "The post.", .json(schema: "Post"))], errors: common + [404, 409, 413, 415])
+        tag: "posts", auth: .bearer, pathParameters: postIdParameter, requestBody: .json(schema: "UpdatePostRequest"),
+        responses: [ResponseSpec(200, "The post.", .json(schema: "Post"))], errors: postErrors + [404, 409, 413, 415])
     ) { context throws(APIError) in
       let id = try context.postId()
       let body = try context.decodeJSON(UpdatePostBody.self)
@@ -211,29 +212,34 @@ extension Gateway {
         })
     }
 
-    router.add(
-      "POST", "/api/posts/{id}/cancel",
-      RouteSpec(
-        operationId: "cancelPost", summary: "Cancel the targets not yet published (all, or the platforms named).",
-        tag: "posts", auth: .bearer, pathParameters: idParameter, requestBody: .json(schema: "PlatformsRequest"),
-        responses: [ResponseSpec(200, "The post.", .json(schema: "Post"))], errors: common + [404, 409, 413, 415])
-    ) { context throws(APIError) in
-      let id = try context.postId()
-      let platforms = try context.optionalPlatformsBody()
-      let user = try await context.authenticatedUser()
-      let posts = try context.posts
-      return .json(
-        try await context.call { () async throws(RPCError) in
-          try await posts.cancelPost(.init(userId: user.userId, postId: id, platforms: platforms), options: context.callOptions)
-        })
+    registerTargetsAction(
+      &router, "cancel", operationId: "cancelPost",
+      summary: "Cancel the targets not yet published (all, or the platforms named)."
+    ) { posts, userId, postId, platforms, options throws(RPCError) in
+      try await posts.cancelPost(.init(userId: userId, postId: postId, platforms: platforms), options: options)
     }
 
+    registerTargetsAction(
+      &router, "retry", operationId: "retryPost", summary: "Retry failed or unknown targets (all, or the platforms named)."
+    ) { posts, userId, postId, platforms, options throws(RPCError) in
+      try await posts.retryPost(.init(userId: userId, postId: postId, platforms: platforms), options: options)
+    }
+  }
+
+  /// `POST /api/posts/{id}/<action>` with an optional `{"platforms": [...]}` body, answered with
+  /// the post: cancel and retry take the same input, checks and answer, and differ only in the RPC.
+  private static func registerTargetsAction(
+    _ router: inout Router, _ action: String, operationId: String, summary: String,
+    rpc: @escaping @Sendable (
+      _ posts: Posts.Client, _ userId: String, _ postId: String, _ platforms: [Platform]?, _ options: CallOptions
+    ) async throws(RPCError) -> Posts.Post
+  ) {
     router.add(
-      "POST", "/api/posts/{id}/retry",
+      "POST", "/api/posts/{id}/\(action)",
       RouteSpec(
-        operationId: "retryPost", summary: "Retry failed or unknown targets (all, or the platforms named).", tag: "posts",
-        auth: .bearer, pathParameters: idParameter, requestBody: .json(schema: "PlatformsRequest"),
-        responses: [ResponseSpec(200, "The post.", .json(schema: "Post"))], errors: common + [404, 409, 413, 415])
+        operationId: operationId, summary: summary, tag: "posts", auth: .bearer, pathParameters: postIdParameter,
+        requestBody: .json(schema: "PlatformsRequest"), responses: [ResponseSpec(200, "The post.", .json(schema: "Post"))],
+        errors: postErrors + [404, 409, 413, 415])
     ) { context throws(APIError) in
       let id = try context.postId()
       let platforms = try context.optionalPlatformsBody()
@@ -241,7 +247,7 @@ extension Gateway {
       let posts = try context.posts
       return .json(
         try await context.call { () async throws(RPCError) in
-          try await posts.retryPost(.init(userId: user.userId, postId: id, platforms: platforms), options: context.callOptions)
+          try await rpc(posts, user.userId, id, platforms, context.callOptions)
         })
     }
   }

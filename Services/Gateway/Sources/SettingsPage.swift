@@ -254,7 +254,7 @@ extension RequestContext {
     let cookie = Cookies(request.headers)[SettingsPage.csrfCookie]
     let values = form.values(SettingsPage.csrfField)
     guard let cookie, values.count == 1, let field = values.first, cookie.utf8.count == 32,
-      constantTimeEquals(cookie, field)
+      ConstantTime.equals(cookie, field)
     else {
       throw APIError(status: 403, code: "permission_denied", message: "the form's CSRF token is missing or wrong; reload the page")
     }
@@ -268,15 +268,6 @@ extension RequestContext {
     return form
   }
 
-  func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8)
-    let y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    var difference: UInt8 = 0
-    for index in 0..<x.count { difference |= x[index] ^ y[index] }
-    return difference == 0
-  }
-
   func seeOther(_ location: String, cookies: [String] = []) -> GatewayResponse {
     var response = GatewayResponse.redirect(to: location, status: 303)
     for cookie in cookies { response.headers.add("set-cookie", cookie) }
@@ -284,9 +275,7 @@ extension RequestContext {
   }
 
   func backToSettings(error: String? = nil, cookies: [String] = []) -> GatewayResponse {
-    var location = (gateway.configuration.publicURL ?? "") + "/settings"
-    if let error { location += "?error=" + error }
-    return seeOther(location, cookies: cookies)
+    seeOther(gateway.settingsLocation(error: error), cookies: cookies)
   }
 }
 

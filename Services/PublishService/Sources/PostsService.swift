@@ -68,8 +68,9 @@ public struct PostsService: Posts.ServiceProtocol {
         postId: postId, userId: request.userId, platform: platform, dueAt: dueAt, held: held[platform] ?? nil,
         idempotencyKey: Self.hex(SecureRandom.bytes(16)), now: now)
     }
+    let created: Stored<PostRecord>
     do {
-      try await store.transaction { transaction in try transaction.insert(post: post, id: postId, targets: targets) }
+      created = try await store.transaction { transaction in try transaction.insert(post: post, id: postId, targets: targets) }
     } catch StoreError.alreadyExists {
       // The same requestId raced: the first one's post is the answer.
       if let existing = try await read({ try await store.post(id: postId) }), existing.value.userId == request.userId {
@@ -83,7 +84,8 @@ public struct PostsService: Posts.ServiceProtocol {
       "post created",
       ["userId": request.userId, "postId": postId, "platforms": request.platforms.map(\.rawValue).joined(separator: ","),
        "dueAt": Timestamp(dueAt).iso8601])
-    return try await contract(postId)
+    // What was just written is the answer: no second read.
+    return Self.contract(created, targets: targets)
   }
 
   // MARK: Read
@@ -148,8 +150,10 @@ public struct PostsService: Posts.ServiceProtocol {
     let edited = post
     let version = current.version
     let postId = request.postId
+    let updated: Stored<PostRecord>
+    let targets: [TargetRecord]
     do {
-      try await store.transaction { transaction throws in
+      (updated, targets) = try await store.transaction { transaction throws in
         guard let stored = try transaction.post(id: postId), stored.version == version else {
           throw RPCError(.aborted, "the post changed meanwhile; read it again and retry")
         }
@@ -176,13 +180,13 @@ public struct PostsService: Posts.ServiceProtocol {
               idempotencyKey: Self.hex(SecureRandom.bytes(16)), now: now))
         }
         try transaction.write(Stored(id: postId, version: version, value: edited))
-        try transaction.refreshStatus(postId: postId, now: now)
+        return try Self.refreshed(transaction, postId: postId, now: now)
       }
     } catch {
       throw failure(error, context)
     }
     logger.info("post edited", ["userId": request.userId, "postId": postId])
-    return try await contract(postId)
+    return Self.contract(updated, targets: targets)
   }
 
   // MARK: Cancel, retry
@@ -194,8 +198,10 @@ public struct PostsService: Posts.ServiceProtocol {
     let only = try PostInput.platformFilter(request.platforms)
     let userId = request.userId
     let postId = request.postId
+    let cancelled: Stored<PostRecord>
+    let targets: [TargetRecord]
     do {
-      try await store.transaction { transaction throws in
+      (cancelled, targets) = try await store.transaction { transaction throws in
         guard let post = try transaction.post(id: postId), post.value.userId == userId else { throw PublishErrors.postNotFound }
         let targets = try Self.select(try transaction.targets(postId: postId), only: only)
         var changed = false
@@ -219,13 +225,13 @@ public struct PostsService: Posts.ServiceProtocol {
         if !changed, !targets.contains(where: { $0.value.state == .cancelled }) {
           throw PublishErrors.wrongState("nothing to cancel: the post is already published")
         }
-        try transaction.refreshStatus(postId: postId, now: now)
+        return try Self.refreshed(transaction, postId: postId, now: now)
       }
     } catch {
       throw failure(error, context)
     }
     logger.info("post cancelled", ["userId": userId, "postId": postId])
-    return try await contract(postId)
+    return Self.contract(cancelled, targets: targets)
   }
 
   public func retryPost(_ request: Posts.RetryPostRequest, context: ServerContext) async throws -> Posts.Post {
@@ -235,8 +241,10 @@ public struct PostsService: Posts.ServiceProtocol {
     let only = try PostInput.platformFilter(request.platforms)
     let userId = request.userId
     let postId = request.postId
+    let retried: Stored<PostRecord>
+    let targets: [TargetRecord]
     do {
-      try await store.transaction { transaction throws in
+      (retried, targets) = try await store.transaction { transaction throws in
         guard let post = try transaction.post(id: postId), post.value.userId == userId else { throw PublishErrors.postNotFound }
         var targets = try Self.select(try transaction.targets(postId: postId), only: only)
         if only == nil { targets = targets.filter { $0.value.state == .failed || $0.value.state == .unknown } }
@@ -250,16 +258,25 @@ public struct PostsService: Posts.ServiceProtocol {
           }
           try transaction.write(target)
         }
-        try transaction.refreshStatus(postId: postId, now: now)
+        return try Self.refreshed(transaction, postId: postId, now: now)
       }
     } catch {
       throw failure(error, context)
     }
     logger.info("post retried", ["userId": userId, "postId": postId])
-    return try await contract(postId)
+    return Self.contract(retried, targets: targets)
   }
 
   // MARK: Helpers
+
+  /// The post's status brought up to date at the end of a change, with all its targets: what the
+  /// transaction read last is the answer, so the caller does not read both again afterwards.
+  static func refreshed(
+    _ transaction: PublishTransaction, postId: String, now: Date
+  ) throws -> (post: Stored<PostRecord>, targets: [TargetRecord]) {
+    guard let refreshed = try transaction.refreshStatus(postId: postId, now: now) else { throw PublishErrors.postNotFound }
+    return refreshed
+  }
 
   /// The targets named by `only` (each must be one of the post's), or all.
   static func select(_ targets: [Stored<TargetRecord>], only: Set<Platform>?) throws(RPCError) -> [Stored<TargetRecord>] {
@@ -316,11 +333,6 @@ public struct PostsService: Posts.ServiceProtocol {
     let status = PublishErrors.storage(error)
     logger.error("store failure", ["rpc.method": context.method.method, "cause": "\(error)", "status": status.code.name])
     return status
-  }
-
-  func contract(_ postId: String) async throws(RPCError) -> Posts.Post {
-    guard let post = try await read({ try await store.post(id: postId) }) else { throw PublishErrors.postNotFound }
-    return try await contract(post)
   }
 
   func contract(_ post: Stored<PostRecord>) async throws(RPCError) -> Posts.Post {

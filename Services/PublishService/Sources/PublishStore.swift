@@ -63,13 +63,16 @@ struct PublishTransaction {
     try transaction.query(TargetRecord.self, from: PublishStore.targets, where: [Field("postId") == .string(postId)], limit: 20).items
   }
 
-  func insert(post: PostRecord, id: String, targets: [TargetRecord]) throws {
+  /// Inserts a new post and its targets; returns the post as stored (with its derived status).
+  @discardableResult
+  func insert(post: PostRecord, id: String, targets: [TargetRecord]) throws -> Stored<PostRecord> {
     var post = post
     post.status = Posts.PostStatus.derive(targets.map(\.state))
-    try transaction.insert(post, into: PublishStore.posts, id: id)
+    let stored = try transaction.insert(post, into: PublishStore.posts, id: id)
     for target in targets {
       try transaction.insert(target, into: PublishStore.targets, id: TargetRecord.id(postId: id, platform: target.platform))
     }
+    return stored
   }
 
   func write(_ target: Stored<TargetRecord>) throws {
@@ -84,18 +87,24 @@ struct PublishTransaction {
     try transaction.delete(PublishStore.targets, id: target.id, expectedVersion: target.version)
   }
 
-  func write(_ post: Stored<PostRecord>) throws {
+  /// Writes back a post read earlier; returns it at its new version.
+  @discardableResult
+  func write(_ post: Stored<PostRecord>) throws -> Stored<PostRecord> {
     try transaction.update(post, in: PublishStore.posts)
   }
 
   /// Rewrites the post's status from its targets (when it changed), and its `updatedAt`.
-  func refreshStatus(postId: String, now: Date) throws {
-    guard var post = try post(id: postId) else { return }
-    let status = Posts.PostStatus.derive(try targets(postId: postId).map(\.value.state))
-    guard status != post.value.status else { return }
+  /// Returns the post as it now stands and the targets it read (nil when there is no such post),
+  /// so a caller answering with the post need not read both again.
+  @discardableResult
+  func refreshStatus(postId: String, now: Date) throws -> (post: Stored<PostRecord>, targets: [TargetRecord])? {
+    guard var post = try post(id: postId) else { return nil }
+    let targets = try targets(postId: postId).map(\.value)
+    let status = Posts.PostStatus.derive(targets.map(\.state))
+    guard status != post.value.status else { return (post, targets) }
     post.value.status = status
     post.value.updatedAt = now
-    try write(post)
+    return (try write(post), targets)
   }
 
   func query(_ conditions: [Condition], orderBy order: [SortKey] = [], limit: Int) throws -> [Stored<TargetRecord>] {
