@@ -346,13 +346,13 @@ final class ServerCall: HTTP2StreamDelegate {
   private static func reply(context: ServerContext, _ body: () throws -> [UInt8]) -> HTTP2StreamReply {
     do {
       let framed = MessageFraming.frame(try body())
-      let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
+      let (initial, trailing) = context.response.withLock { ($0.initial, $0.trailing) }
       return .respond(
         headers: ResponseHeaders.initial(initial), body: framed,
         trailers: ResponseHeaders.trailers(status: nil, metadata: trailing))
     } catch {
       var rpcError = RPCError(converting: error)
-      let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
+      let (initial, trailing) = context.response.withLock { ($0.initial, $0.trailing) }
       for entry in trailing { rpcError.metadata.add(entry.name, entry.value) }
       return .respond(headers: ResponseHeaders.trailersOnly(rpcError, initial: initial), body: [], trailers: nil)
     }
@@ -375,7 +375,7 @@ final class RawMessageWriter: Sendable {
     if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled") }
     do {
       if headersSent.withLock({ sent in defer { sent = true }; return !sent }) {
-        let initial = context.response.state.withLock { $0.initial }
+        let initial = context.response.withLock { $0.initial }
         try await stream.sendHeaders(ResponseHeaders.initial(initial))
       }
       try await stream.write(MessageFraming.frame(message))
@@ -385,7 +385,7 @@ final class RawMessageWriter: Sendable {
   }
 
   func finish(with error: RPCError?) async {
-    let (initial, trailing) = context.response.state.withLock { ($0.initial, $0.trailing) }
+    let (initial, trailing) = context.response.withLock { ($0.initial, $0.trailing) }
     let sent = headersSent.withLock { $0 }
     if !sent {
       if var error {

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// What a handler knows about its call.
-public struct ServerContext: Sendable {
+/// What a handler knows about its call. A class, so handing it to a handler, a task or a writer
+/// is one reference rather than a copy of every field.
+public final class ServerContext: Sendable {
   public let method: MethodDescriptor
   /// The caller's custom metadata (never the internal credential).
   public let metadata: Metadata
@@ -9,29 +10,25 @@ public struct ServerContext: Sendable {
   public let deadline: ContinuousClock.Instant?
   /// True when the call arrived over TLS.
   public let isSecure: Bool
-  let response: ResponseMetadataBox
+  /// Metadata for the response's header block and trailers, added by the handler.
+  let response = Mutex<(initial: Metadata, trailing: Metadata)>((Metadata(), Metadata()))
 
   init(method: MethodDescriptor, metadata: Metadata, deadline: ContinuousClock.Instant?, isSecure: Bool) {
     self.method = method
     self.metadata = metadata
     self.deadline = deadline
     self.isSecure = isSecure
-    self.response = ResponseMetadataBox()
   }
 
   /// Adds metadata to the response header block (before the first message is sent).
   public func addInitialMetadata(_ name: String, _ value: String) {
-    response.state.withLock { $0.initial.add(name, value) }
+    response.withLock { $0.initial.add(name, value) }
   }
 
   /// Adds metadata to the trailers.
   public func addTrailingMetadata(_ name: String, _ value: String) {
-    response.state.withLock { $0.trailing.add(name, value) }
+    response.withLock { $0.trailing.add(name, value) }
   }
-}
-
-final class ResponseMetadataBox: Sendable {
-  let state = Mutex<(initial: Metadata, trailing: Metadata)>((Metadata(), Metadata()))
 }
 
 /// Sends a server-streaming handler's messages. Each `write` waits while the client reads slowly.
