@@ -16,7 +16,8 @@ import Glibc
 struct HeaderTextCache {
   /// Longer texts are decoded every time: they are rarely repeated and a compare is not free.
   static let maxCachedLength = 256
-  private static let slotCount = 128
+  private static let slotBits = 7
+  private static let slotCount = 1 << slotBits
 
   private var slots: [String?] = Array(repeating: nil, count: HeaderTextCache.slotCount)
 
@@ -25,10 +26,7 @@ struct HeaderTextCache {
     guard count > 0, count <= Self.maxCachedLength, let base = bytes.baseAddress else {
       return String(decoding: bytes, as: UTF8.self)
     }
-    let first = Int(base.load(as: UInt8.self))
-    let middle = Int(base.load(fromByteOffset: count / 2, as: UInt8.self))
-    let last = Int(base.load(fromByteOffset: count - 1, as: UInt8.self))
-    let slot = (count &* 31 &+ first &* 7 &+ middle &* 3 &+ last) & (Self.slotCount - 1)
+    let slot = Self.slot(base, count)
     if let cached = slots[slot], Self.same(cached, base, count) { return cached }
     let neighbour = slot ^ 1
     if let cached = slots[neighbour], Self.same(cached, base, count) { return cached }
@@ -36,6 +34,20 @@ struct HeaderTextCache {
     slots[neighbour] = slots[slot]
     slots[slot] = text
     return text
+  }
+
+  /// The home slot: the length and the first and last (up to) eight bytes, mixed by a multiply,
+  /// so texts that share a length or an edge (`application/grpc`, `Bearer …`, `/pkg.Svc/Method`)
+  /// still spread out.
+  @inline(__always)
+  private static func slot(_ base: UnsafeRawPointer, _ count: Int) -> Int {
+    var head: UInt64 = 0
+    var tail: UInt64 = 0
+    let edge = Swift.min(count, 8)
+    withUnsafeMutableBytes(of: &head) { $0.baseAddress!.copyMemory(from: base, byteCount: edge) }
+    withUnsafeMutableBytes(of: &tail) { $0.baseAddress!.copyMemory(from: base + (count - edge), byteCount: edge) }
+    let mixed = (head &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(count)
+    return Int(truncatingIfNeeded: (mixed &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slotBits))
   }
 
   /// True when `text` is exactly these bytes. Only texts decoded from valid UTF-8 are cached

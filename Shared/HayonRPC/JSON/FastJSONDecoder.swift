@@ -114,11 +114,10 @@ final class FastJSONDecoderImpl: Decoder {
   @exclusivity(unchecked) var tables: [Int: [String: Int]] = [:]
   /// The coding-path suffixes of nested containers (which have no frame on `path`), referred to
   /// by index so that containers hold no array and stay cheap to copy. Index 0 is the empty suffix.
-  @exclusivity(unchecked) var extras: [[FastJSONPathElement]] = [[]]
+  @exclusivity(unchecked) var extras = FastJSONPathSuffixes()
 
   func extend(_ extra: Int, _ element: FastJSONPathElement) -> Int {
     extras.append(extras[extra] + [element])
-    return extras.count - 1
   }
 
   func pathFor(base: Int, extra: Int, appending last: FastJSONPathElement? = nil) -> [any CodingKey] {
@@ -130,7 +129,6 @@ final class FastJSONDecoderImpl: Decoder {
     self.nodes = nodes
     self.current = current
     self.path = path
-    self.path.reserveCapacity(8)
   }
 
   var codingPath: [any CodingKey] { path.map(\.codingKey) }
@@ -371,6 +369,8 @@ final class FastJSONDecoderImpl: Decoder {
     defer { current = savedCurrent }
     if path.count == base && extra == 0 {
       guard let element else { return try body() }
+      // Reserved on first use, not up front: flat messages never push a path element.
+      if path.capacity == 0 { path.reserveCapacity(8) }
       path.append(element)
       defer { path.removeLast() }
       return try body()

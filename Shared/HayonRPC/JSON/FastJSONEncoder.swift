@@ -322,14 +322,13 @@ final class FastJSONEncoderImpl: Encoder {
   @exclusivity(unchecked) var path: [FastJSONPathElement] = []
   /// The coding-path suffixes of nested containers (which have no frame on `path`), referred to
   /// by index so that containers hold no array and stay cheap to copy. Index 0 is the empty suffix.
-  @exclusivity(unchecked) var extras: [[FastJSONPathElement]] = [[]]
+  @exclusivity(unchecked) var extras = FastJSONPathSuffixes()
   /// The first error that left the output inconsistent; the encode fails with it even if the
   /// `Encodable` code caught it.
   @exclusivity(unchecked) var failure: (any Error)?
 
   init() {
     frames.reserveCapacity(8)
-    path.reserveCapacity(8)
   }
 
   deinit { writer.deallocate() }
@@ -370,7 +369,6 @@ final class FastJSONEncoderImpl: Encoder {
 
   func register(_ elements: [FastJSONPathElement]) -> Int {
     extras.append(elements)
-    return extras.count - 1
   }
 
   func pathFor(base: Int, extra: Int, appending last: FastJSONPathElement? = nil) -> [any CodingKey] {
@@ -592,6 +590,8 @@ final class FastJSONEncoderImpl: Encoder {
   func withPath<R>(base: Int, extra: Int, element: FastJSONPathElement?, _ body: () throws -> R) rethrows -> R {
     if path.count == base && extra == 0 {
       guard let element else { return try body() }
+      // Reserved on first use, not up front: flat messages never push a path element.
+      if path.capacity == 0 { path.reserveCapacity(8) }
       path.append(element)
       defer { path.removeLast() }
       return try body()

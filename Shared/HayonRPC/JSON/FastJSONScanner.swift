@@ -693,3 +693,18 @@ enum FastJSONNumbers {
     return sized
   }
 }
+
+/// The coding-path suffixes of nested containers (which have no frame on the path), referred to
+/// by index so that containers hold no array and stay cheap to copy. Index 0 is the empty suffix
+/// and needs no storage, so a coder that never nests such a container allocates nothing here.
+struct FastJSONPathSuffixes {
+  private var stored: [[FastJSONPathElement]] = []
+
+  subscript(index: Int) -> [FastJSONPathElement] { index == 0 ? [] : stored[index - 1] }
+
+  /// Adds a suffix and returns its index.
+  mutating func append(_ suffix: [FastJSONPathElement]) -> Int {
+    stored.append(suffix)
+    return stored.count
+  }
+}
