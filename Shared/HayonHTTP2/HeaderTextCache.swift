@@ -8,18 +8,27 @@ import Glibc
 /// fresh String for each one (allocate, copy, validate UTF-8) was a measurable share of a call.
 /// A hit costs one `memcmp` and a retain.
 ///
-/// Two-way: a text's home slot is chosen from its length and a few bytes, and it may also sit in
-/// the neighbouring slot, so two common fields that share a home (`:path` and `authorization`
-/// did) do not evict each other on every request. A miss moves the home slot's text next door and
-/// takes its place; fields that change on every request (request ids) cost no more than before.
-/// Loop-confined, like the connection that owns it.
+/// Two-way: a text's home slot comes from a hash of its length and ends, and it may also sit in
+/// the neighbouring slot, so two common fields that share a home do not evict each other on every
+/// request. A miss moves the home slot's text next door and takes its place; fields that change
+/// on every request (request ids) cost no more than decoding them.
+///
+/// Bounded like HPACK's own table: at most `byteBudget` bytes of text are kept, so a peer that
+/// sends many distinct values cannot make a connection hold more than that. Loop-confined, like
+/// the connection that owns it.
 struct HeaderTextCache {
   /// Longer texts are decoded every time: they are rarely repeated and a compare is not free.
   static let maxCachedLength = 256
+  /// Text bytes kept at most (HPACK's default dynamic table is the same size).
+  static let byteBudget = 4096
   private static let slotBits = 7
   private static let slotCount = 1 << slotBits
 
   private var slots: [String?] = Array(repeating: nil, count: HeaderTextCache.slotCount)
+  private var storedBytes = 0
+
+  /// Bytes of text held now (never more than `byteBudget`).
+  var heldBytes: Int { storedBytes }
 
   mutating func text(for bytes: UnsafeRawBufferPointer) -> String {
     let count = bytes.count
@@ -31,6 +40,10 @@ struct HeaderTextCache {
     let neighbour = slot ^ 1
     if let cached = slots[neighbour], Self.same(cached, base, count) { return cached }
     let text = String(decoding: bytes, as: UTF8.self)
+    let evicted = slots[neighbour]?.utf8.count ?? 0
+    let added = text.utf8.count
+    guard storedBytes - evicted + added <= Self.byteBudget else { return text }
+    storedBytes += added - evicted
     slots[neighbour] = slots[slot]
     slots[slot] = text
     return text
