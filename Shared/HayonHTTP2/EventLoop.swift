@@ -12,6 +12,12 @@ package protocol LoopSelectable: AnyObject {
   func handleEvents(_ events: UInt32)
 }
 
+/// Work a loop runs once an iteration's I/O and queued jobs are done (see `runWhenIdle`). An
+/// object rather than a closure, so scheduling it allocates nothing.
+package protocol LoopIdleWork: AnyObject {
+  func runWhenLoopIdle()
+}
+
 /// One epoll thread. It is a `SerialExecutor`, so an actor (a connection) can be pinned to it and
 /// run on the I/O thread, and it offers a `TaskExecutor` so request handlers can run on the same
 /// thread as their connection instead of hopping through the global pool on every call.
@@ -44,7 +50,10 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
   private var timerBodies: [UInt64: () -> Void] = [:]
   private var nextTimerID: UInt64 = 1
   private var cancelledInHeap = 0
-  private var idleWork: [() -> Void] = []
+  private var idleWork: [any LoopIdleWork] = []
+  private var idleBatch: [any LoopIdleWork] = []
+  /// The queue's work being run (loop thread only; swapped with the queue's buffer).
+  private var drainBatch: [Work] = []
 
   public let name: String
   /// Read buffers shared by every connection on this loop (loop thread only).
@@ -154,15 +163,17 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
   /// Runs `body` on the loop once the queued work of this iteration is done. Connections use it
   /// to write once for everything their streams produced in the iteration, instead of one
   /// syscall per response. Loop thread only.
-  package func runWhenIdle(_ body: @escaping () -> Void) {
-    idleWork.append(body)
+  package func runWhenIdle(_ work: any LoopIdleWork) {
+    idleWork.append(work)
   }
 
   private func runIdleWork() {
+    // Two buffers, swapped: the batch runs from one while new work lands in the other, and both
+    // keep their capacity, so an iteration allocates nothing here.
     while !idleWork.isEmpty {
-      let work = idleWork
-      idleWork.removeAll(keepingCapacity: true)
-      for body in work { body() }
+      swap(&idleWork, &idleBatch)
+      for work in idleBatch { work.runWhenLoopIdle() }
+      idleBatch.removeAll(keepingCapacity: true)
     }
   }
 
@@ -292,22 +303,22 @@ public final class EventLoop: SerialExecutor, @unchecked Sendable {
   }
 
   private func drainQueue() {
-    // Bounded passes so timers and I/O still get a turn when work keeps producing work.
+    // Bounded passes so timers and I/O still get a turn when work keeps producing work. The batch
+    // buffer is swapped with the queue's under the lock, so both keep their capacity.
     for _ in 0..<4 {
-      let batch = queue.withLock { state -> [Work] in
-        let work = state.work
-        state.work.removeAll(keepingCapacity: true)
+      queue.withLock { state in
+        swap(&state.work, &drainBatch)
         state.wakePending = false
-        return work
       }
-      if batch.isEmpty { return }
-      for work in batch {
+      if drainBatch.isEmpty { return }
+      for work in drainBatch {
         switch work {
         case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
         case .taskJob(let job): job.runSynchronously(on: taskExecutor.asUnownedTaskExecutor())
         case .closure(let body): body()
         }
       }
+      drainBatch.removeAll(keepingCapacity: true)
     }
   }
 }

@@ -403,12 +403,7 @@ public actor HTTP2Connection {
   private func scheduleFlush() {
     guard !flushScheduled else { return }
     flushScheduled = true
-    loop.runWhenIdle { [self] in
-      assumeIsolated { connection in
-        connection.flushScheduled = false
-        connection.flush()
-      }
-    }
+    loop.runWhenIdle(self)
   }
 
   /// Pulls frames out of nghttp2 (within the outbound limit) and writes them.
@@ -941,10 +936,21 @@ public actor HTTP2Connection {
 
 /// The loop's registration entry for a connection. Holding the connection strongly here is what
 /// keeps it (and the unretained `user_data` nghttp2 holds) alive until it deregisters on close.
+extension HTTP2Connection: LoopIdleWork {
+  /// The flush `scheduleFlush` asked for.
+  nonisolated package func runWhenLoopIdle() {
+    assumeIsolatedOnLoop(()) { connection, _ in
+      connection.flushScheduled = false
+      connection.flush()
+    }
+  }
+}
+
 final class LoopRegistration: LoopSelectable {
   let connection: HTTP2Connection
   init(_ connection: HTTP2Connection) { self.connection = connection }
   func handleEvents(_ events: UInt32) {
-    connection.assumeIsolated { $0.handleEvents(events) }
+    // Every readiness event: no closure context, no executor lookup (see `assumeIsolatedOnLoop`).
+    connection.assumeIsolatedOnLoop(events) { $0.handleEvents($1) }
   }
 }
