@@ -70,11 +70,15 @@ let authClient: RPCClient
 let accountClient: RPCClient
 let publishClient: RPCClient
 var extraAccountClients: [RPCClient] = []
+// The gateway reads from account-service on (almost) every request: a connection on each event
+// loop keeps a handler's call on its own thread.
+var accountConfiguration = settings.account
+accountConfiguration.connectionPerLoop = true
 do {
   authClient = try RPCClient(configuration: settings.auth)
-  accountClient = try RPCClient(configuration: settings.account)
+  accountClient = try RPCClient(configuration: accountConfiguration)
   publishClient = try RPCClient(configuration: settings.publish)
-  for _ in 1..<settings.accountConnections { extraAccountClients.append(try RPCClient(configuration: settings.account)) }
+  for _ in 1..<settings.accountConnections { extraAccountClients.append(try RPCClient(configuration: accountConfiguration)) }
 } catch {
   ServiceEnvironment.exitWithConfigurationError(program: program, "cannot set up the service clients: \(error)")
 }

@@ -197,6 +197,7 @@ extension RequestContext {
 
   /// The bearer token's user, verified with auth-service.
   func authenticatedUser() async throws(APIError) -> Users.VerifiedAccessToken {
+    if let token = Self.asciiBearerToken(request.headers) { return try await verify(accessToken: token) }
     let values = request.headers.values("authorization")
     guard values.count == 1, let value = values.first else {
       throw values.isEmpty
@@ -209,6 +210,39 @@ extension RequestContext {
     }
     let token = String(value.dropFirst(prefix.count)).trimmingSpaces
     return try await verify(accessToken: token)
+  }
+
+  /// The token of the one `Authorization: Bearer <token>` field when that field is all ASCII:
+  /// the usual case, read byte-wise without building intermediate strings. Nil sends everything
+  /// else (no field, several, another scheme, non-ASCII) the general way, with its errors.
+  static func asciiBearerToken(_ headers: HTTPFields) -> String? {
+    var found: String?
+    for field in headers where isAuthorization(field.name) {
+      if found != nil { return nil }
+      found = field.value
+    }
+    guard let value = found else { return nil }
+    let bytes = value.utf8
+    guard bytes.count > 7, bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+    var index = bytes.startIndex
+    for expected in "bearer ".utf8 {
+      let byte = bytes[index]
+      guard byte == expected || (expected != 0x20 && byte | 0x20 == expected) else { return nil }
+      index = bytes.index(after: index)
+    }
+    var end = bytes.endIndex
+    while index < end, bytes[index] == 0x20 || bytes[index] == 0x09 { index = bytes.index(after: index) }
+    while index < end {
+      let last = bytes[bytes.index(before: end)]
+      guard last == 0x20 || last == 0x09 else { break }
+      end = bytes.index(before: end)
+    }
+    return String(value[index..<end])
+  }
+
+  private static func isAuthorization(_ name: String) -> Bool {
+    let expected = "authorization".utf8
+    return name.utf8.count == expected.count && zip(name.utf8, expected).allSatisfy { $0 == $1 || $0 | 0x20 == $1 }
   }
 
   func verify(accessToken token: String) async throws(APIError) -> Users.VerifiedAccessToken {
