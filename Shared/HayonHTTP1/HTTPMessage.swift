@@ -97,7 +97,12 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
     self.init(major: Int(text[5] - 0x30), minor: Int(text[7] - 0x30))
   }
 
-  public var description: String { "HTTP/\(major).\(minor)" }
+  public var description: String {
+    // The two versions served, without building a string per request.
+    if major == 1 && minor == 1 { return "HTTP/1.1" }
+    if major == 1 && minor == 0 { return "HTTP/1.0" }
+    return "HTTP/\(major).\(minor)"
+  }
 }
 
 /// A complete HTTP response. The server owns the framing: it sets `Content-Length` (none for
