@@ -155,7 +155,7 @@ public final class Gateway: Sendable {
     {
       return header
     }
-    return hex(SecureRandom.bytes(16))
+    return RequestIDs.next()
   }
 
   static func hex(_ bytes: [UInt8]) -> String {
@@ -313,6 +313,36 @@ extension String {
     while text.first == " " || text.first == "\t" { text = text.dropFirst() }
     while text.last == " " || text.last == "\t" { text = text.dropLast() }
     return String(text)
+  }
+}
+
+/// New request ids: 32 hex digits. A request id correlates log lines and answers; it must not
+/// repeat, and it need not be secret (the client sees it, and may choose its own). So instead of
+/// 16 bytes from the CSPRNG per request, each id is a per-process counter run through SipHash
+/// (`Hasher`, keyed randomly per process): distinct for distinct counters, and not guessable
+/// from earlier ids.
+enum RequestIDs {
+  private static let counter = Atomic<UInt64>(0)
+
+  static func next() -> String {
+    let value = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+    var high = Hasher()
+    high.combine(value)
+    high.combine(0 as UInt8)
+    var low = Hasher()
+    low.combine(value)
+    low.combine(1 as UInt8)
+    let words = (UInt64(bitPattern: Int64(high.finalize())), UInt64(bitPattern: Int64(low.finalize())))
+    let digits: StaticString = "0123456789abcdef"
+    return String(unsafeUninitializedCapacity: 32) { buffer in
+      digits.withUTF8Buffer { digits in
+        for index in 0..<16 {
+          buffer[index] = digits[Int((words.0 >> (60 - 4 * UInt64(index))) & 0xF)]
+          buffer[16 + index] = digits[Int((words.1 >> (60 - 4 * UInt64(index))) & 0xF)]
+        }
+      }
+      return 32
+    }
   }
 }
 
