@@ -212,9 +212,9 @@ extension RequestContext {
     return try await verify(accessToken: token)
   }
 
-  /// The token of the one `Authorization: Bearer <token>` field when that field is all ASCII:
-  /// the usual case, read byte-wise without building intermediate strings. Nil sends everything
-  /// else (no field, several, another scheme, non-ASCII) the general way, with its errors.
+  /// The token of the one `Authorization: Bearer <token>` field: the usual case, read byte-wise
+  /// without building intermediate strings. Nil sends everything else (no field, several,
+  /// another scheme) the general way, with its errors.
   static func asciiBearerToken(_ headers: HTTPFields) -> String? {
     var found: String?
     for field in headers where isAuthorization(field.name) {
@@ -223,7 +223,10 @@ extension RequestContext {
     }
     guard let value = found else { return nil }
     let bytes = value.utf8
-    guard bytes.count > 7, bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+    // The general reading compares the first seven characters, so it differs from this one only
+    // when a non-ASCII byte (a combining mark) joins the seventh: that case goes its way.
+    // Non-ASCII bytes further on fail `verify` on both ways alike.
+    guard bytes.count > 7, bytes[bytes.index(bytes.startIndex, offsetBy: 7)] < 0x80 else { return nil }
     var index = bytes.startIndex
     for expected in "bearer ".utf8 {
       let byte = bytes[index]
