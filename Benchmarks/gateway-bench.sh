@@ -7,7 +7,7 @@
 # Env knobs (defaults in brackets):
 #   DURATION [10]  WARMUP [2]  RUNS [3]  CONNECTIONS [16]  H2_CONNECTIONS [4]  STREAMS [10]
 #   THREADS [1]  SKIP_SWIFT_BUILD [0]  BIN_DIR [.build/release]  START_TIMEOUT [30]
-#   GATEWAY_ACCOUNT_CONNECTIONS [2]  (passed to the gateway)
+#   GATEWAY_ACCOUNT_CONNECTIONS [1]  (passed to the gateway)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,14 +75,16 @@ key() { openssl rand -base64 32; }
 start account-service HAYON_RPC_TOKEN="$RPC_TOKEN" ACCOUNT_SERVICE_LISTEN=127.0.0.1:0 \
   HAYON_DATA_DIR="$WORK/account" HAYON_LOG_LEVEL=warning "$BIN_DIR/account-service"
 ACCOUNT_PORT=$PORT
+ACCOUNT_PID=${PIDS[-1]}
 start auth-service HAYON_RPC_TOKEN="$RPC_TOKEN" AUTH_SERVICE_LISTEN=127.0.0.1:0 \
   ACCOUNT_SERVICE_ADDRESS=127.0.0.1:$ACCOUNT_PORT HAYON_DATA_DIR="$WORK/auth" HAYON_LOG_LEVEL=warning \
   HAYON_VAULT_KEYS="v1:$(key)" HAYON_ACCESS_TOKEN_KEYS="k1:$(key)" "$BIN_DIR/auth-service"
 AUTH_PORT=$PORT
 start gateway HAYON_RPC_TOKEN="$RPC_TOKEN" GATEWAY_LISTEN=127.0.0.1:0 \
   AUTH_SERVICE_ADDRESS=127.0.0.1:$AUTH_PORT ACCOUNT_SERVICE_ADDRESS=127.0.0.1:$ACCOUNT_PORT \
-  GATEWAY_ACCOUNT_CONNECTIONS="${GATEWAY_ACCOUNT_CONNECTIONS:-2}" HAYON_LOG_LEVEL=warning "$BIN_DIR/gateway"
+  GATEWAY_ACCOUNT_CONNECTIONS="${GATEWAY_ACCOUNT_CONNECTIONS:-1}" HAYON_LOG_LEVEL=warning "$BIN_DIR/gateway"
 GATEWAY_PORT=$PORT
+GATEWAY_PID=${PIDS[-1]}
 log "account-service :$ACCOUNT_PORT  auth-service :$AUTH_PORT  gateway :$GATEWAY_PORT"
 
 GATEWAY=http://127.0.0.1:$GATEWAY_PORT
@@ -118,6 +120,7 @@ server.listen(0, '127.0.0.1', () => console.log('listening on 127.0.0.1:' + serv
 JS
 start node DOC="$WORK/accounts.json" TOKEN="$TOKEN" node "$WORK/node-server.js"
 NODE_PORT=$PORT
+NODE_PID=${PIDS[-1]}
 NODE=http://127.0.0.1:$NODE_PORT
 cmp -s "$WORK/accounts.json" <(curl -sS -H "Authorization: Bearer $TOKEN" "$NODE/api/accounts") || die "node answers differently"
 
@@ -138,17 +141,39 @@ print("" if bad else rate.group(1))
 PY
 }
 
-declare -A RATES=()
+# CPU time (user + system) a process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+# µs of CPU per request: ticks used during the whole h2load run (warm-up included) over the
+# requests of that run, estimated as rate × (warm-up + duration). An estimate, but one that
+# does not depend on how busy the machine is, unlike req/s.
+per_request() {
+  python3 -c "print(f'{($2 - $1) * 1e6 / $CLK_TCK / ($3 * ($DURATION + $WARMUP)):.1f}')"
+}
+
+declare -A RATES=() CPU=()
 for run in $(seq 1 "$RUNS"); do
   for target in gateway-h1 node-h1 gateway-h2; do
+    g0=$(cpu_ticks "$GATEWAY_PID"); a0=$(cpu_ticks "$ACCOUNT_PID"); n0=$(cpu_ticks "$NODE_PID")
     case $target in
       gateway-h1) rate=$(measure "$target-$run" --h1 -c "$CONNECTIONS" -m 1 "$GATEWAY/api/accounts") ;;
       node-h1) rate=$(measure "$target-$run" --h1 -c "$CONNECTIONS" -m 1 "$NODE/api/accounts") ;;
       gateway-h2) rate=$(measure "$target-$run" -c "$H2_CONNECTIONS" -m "$STREAMS" "$GATEWAY/api/accounts") ;;
     esac
     [[ -n $rate ]] || die "$target run $run had failed or non-2xx requests (see $RESULTS/$target-$run.txt)"
+    g1=$(cpu_ticks "$GATEWAY_PID"); a1=$(cpu_ticks "$ACCOUNT_PID"); n1=$(cpu_ticks "$NODE_PID")
     RATES[$target]="${RATES[$target]:-} $rate"
-    log "run $run $target: $rate req/s"
+    if [[ $target == node-h1 ]]; then
+      cpu="node $(per_request "$n0" "$n1" "$rate")"
+      CPU[node-h1]="${CPU[node-h1]:-} $(per_request "$n0" "$n1" "$rate")"
+    else
+      gateway_cpu=$(per_request "$g0" "$g1" "$rate")
+      account_cpu=$(per_request "$a0" "$a1" "$rate")
+      cpu="gateway $gateway_cpu, account-service $account_cpu"
+      CPU[$target-gateway]="${CPU[$target-gateway]:-} $gateway_cpu"
+      CPU[$target-account]="${CPU[$target-account]:-} $account_cpu"
+    fi
+    log "run $run $target: $rate req/s (CPU µs/request: $cpu)"
   done
 done
 
@@ -160,11 +185,11 @@ RATIO=$(python3 -c "print(f'{$G1/$N1:.2f}')")
 {
   echo "GET /api/accounts, median of $RUNS × ${DURATION}s (h1: -c $CONNECTIONS -m 1; h2: -c $H2_CONNECTIONS -m $STREAMS; -t $THREADS)"
   echo
-  echo "| server | protocol | req/s |"
-  echo "| --- | --- | --- |"
-  echo "| gateway (+ RPC to account-service) | HTTP/1.1 | $G1 |"
-  echo "| bare Node.js http | HTTP/1.1 | $N1 |"
-  echo "| gateway (+ RPC to account-service) | HTTP/2 (h2c) | $G2 |"
+  echo "| server | protocol | req/s | CPU µs/request (≈) |"
+  echo "| --- | --- | --- | --- |"
+  echo "| gateway (+ RPC to account-service) | HTTP/1.1 | $G1 | gateway $(median "${CPU[gateway-h1-gateway]}"), account-service $(median "${CPU[gateway-h1-account]}") |"
+  echo "| bare Node.js http | HTTP/1.1 | $N1 | $(median "${CPU[node-h1]}") |"
+  echo "| gateway (+ RPC to account-service) | HTTP/2 (h2c) | $G2 | gateway $(median "${CPU[gateway-h2-gateway]}"), account-service $(median "${CPU[gateway-h2-account]}") |"
   echo
   echo "gateway/node over HTTP/1.1: ${RATIO}× (target ≥ 1.5×: $(python3 -c "print('PASS' if $G1 >= 1.5*$N1 else 'MISS')"))"
 } | tee "$RESULTS/report.md"

@@ -110,6 +110,9 @@ extension HTTPRequest {
   /// The path percent-decoded, or nil when its encoding is malformed or not UTF-8. (`+` stays a
   /// plus: only query strings and forms use it for space.)
   public var decodedPath: String? {
+    let path = self.path
+    // Most paths have nothing to decode, and their bytes are already valid UTF-8.
+    if !path.utf8.contains(0x25) { return String(path) }
     var bytes: [UInt8] = []
     var iterator = path.utf8.makeIterator()
     while let byte = iterator.next() {

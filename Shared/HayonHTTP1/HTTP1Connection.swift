@@ -222,13 +222,22 @@ actor HTTP1Connection {
     let request = message.request
     inFlight = (request.method, request.version, message.keepAlive)
     servedRequests += 1
-    let handler = self.handler
     // Unstructured by necessity: the handler's lifetime is the connection's, which the event
     // loop owns; it is cancelled when the connection closes. It prefers the loop's executor so a
     // typical handler runs on this thread and its answer needs no hop.
-    handlerTask = Task(executorPreference: loop.taskExecutor) { [self] in
+    handlerTask = Self.spawn(handler, request, connection: self, on: loop.taskExecutor)
+  }
+
+  /// Starts the handler's task from a nonisolated context: a closure formed in an actor method
+  /// would inherit the actor's isolation and begin with a hop onto the connection only to hop
+  /// off again to the handler; this one starts on the loop's task executor directly.
+  private nonisolated static func spawn(
+    _ handler: @escaping HTTP1Server.Handler, _ request: HTTPRequest, connection: HTTP1Connection,
+    on executor: LoopTaskExecutor
+  ) -> Task<Void, Never> {
+    Task(executorPreference: executor) {
       let response = await handler(request)
-      await handlerFinished(response)
+      await connection.handlerFinished(response)
     }
   }
 

@@ -26,42 +26,82 @@ enum HTTP1ResponseEncoder {
         errorResponse(status: 500, reason: "the handler produced an invalid response"), method: method,
         version: version, keepAlive: false, date: date, into: &output)
     }
-    let handlerCloses = response.headers.values("connection").contains { value in
-      HTTPSyntax.commaSeparated(value).contains { $0.caseInsensitiveEquals("close") }
+    var handlerCloses = false
+    var hasDate = false
+    for field in response.headers {
+      if field.name.caseInsensitiveEquals("connection") {
+        handlerCloses = handlerCloses || HTTPSyntax.commaSeparated(field.value).contains { $0.caseInsensitiveEquals("close") }
+      } else if field.name.caseInsensitiveEquals("date") {
+        hasDate = true
+      }
     }
     let staysOpen = keepAlive && !handlerCloses
-    var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
+    // The head is written as bytes into one buffer (no string building per field).
+    var head: [UInt8] = []
+    head.reserveCapacity(256)
+    head.append(contentsOf: "HTTP/1.1 ".utf8)
+    head.append(contentsOf: String(response.status).utf8)
+    head.append(0x20)
+    head.append(contentsOf: reasonPhrase(response.status).utf8)
+    head.append(contentsOf: crlf)
     for field in response.headers {
       if field.name.caseInsensitiveEquals("content-length") || field.name.caseInsensitiveEquals("transfer-encoding")
         || field.name.caseInsensitiveEquals("connection")
       {
         continue
       }
-      head += "\(field.name): \(field.value)\r\n"
+      head.append(contentsOf: field.name.utf8)
+      head.append(0x3A)
+      head.append(0x20)
+      head.append(contentsOf: field.value.utf8)
+      head.append(contentsOf: crlf)
     }
-    if response.headers["date"] == nil { head += "Date: \(date)\r\n" }
+    if !hasDate {
+      head.append(contentsOf: "Date: ".utf8)
+      head.append(contentsOf: date.utf8)
+      head.append(contentsOf: crlf)
+    }
     // RFC 9110 §8.6: no Content-Length in a 204; a 304 describes the selected representation,
     // which this server does not track, so it carries none either.
     let bodyless = response.status == 204 || response.status == 304
     if !bodyless {
-      // A HEAD handler may state the length a GET would have without building the body.
-      let declared = response.headers["content-length"].flatMap { value in
-        value.utf8.count <= 18 && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? Int(value) : nil
+      let length: Int
+      if method == "HEAD" && response.body.isEmpty {
+        // A HEAD handler may state the length a GET would have without building the body.
+        length =
+          response.headers["content-length"].flatMap { value in
+            value.utf8.count <= 18 && value.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? Int(value) : nil
+          } ?? 0
+      } else {
+        length = response.body.count
       }
-      let length = method == "HEAD" && response.body.isEmpty ? declared ?? 0 : response.body.count
-      head += "Content-Length: \(length)\r\n"
+      head.append(contentsOf: "Content-Length: ".utf8)
+      head.append(contentsOf: String(length).utf8)
+      head.append(contentsOf: crlf)
     }
     if !staysOpen {
-      head += "Connection: close\r\n"
+      head.append(contentsOf: "Connection: close\r\n".utf8)
     } else if version == .http1_0 {
-      head += "Connection: keep-alive\r\n"
+      head.append(contentsOf: "Connection: keep-alive\r\n".utf8)
     }
-    head += "\r\n"
-    output.append(Array(head.utf8))
+    head.append(contentsOf: crlf)
     // HEAD gets the fields a GET would (its Content-Length included), never the body.
-    if !bodyless && method != "HEAD" { output.append(response.body) }
+    if !bodyless && method != "HEAD" && !response.body.isEmpty {
+      // Small bodies ride in the head's buffer: one append to the queue instead of two.
+      if response.body.count <= 4096 {
+        head.append(contentsOf: response.body)
+        output.append(head)
+      } else {
+        output.append(head)
+        output.append(response.body)
+      }
+    } else {
+      output.append(head)
+    }
     return Outcome(closesConnection: !staysOpen)
   }
+
+  private static let crlf: [UInt8] = [0x0D, 0x0A]
 
   static func isValid(_ response: HTTPResponse) -> Bool {
     guard (200...599).contains(response.status) else { return false }

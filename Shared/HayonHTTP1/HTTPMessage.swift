@@ -66,12 +66,13 @@ public struct HTTPRequest: Sendable, Hashable {
 
   /// The target's path, still percent-encoded.
   public var path: Substring {
-    target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+    // Searched as bytes: `?` is ASCII, and a Character search costs a grapheme walk per request.
+    target.utf8.firstIndex(of: 0x3F).map { target[..<$0] } ?? target[...]
   }
 
   /// The raw query string after `?`, or nil.
   public var query: Substring? {
-    target.firstIndex(of: "?").map { target[target.index(after: $0)...] }
+    target.utf8.firstIndex(of: 0x3F).map { target[target.utf8.index(after: $0)...] }
   }
 }
 
@@ -97,7 +98,12 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
     self.init(major: Int(text[5] - 0x30), minor: Int(text[7] - 0x30))
   }
 
-  public var description: String { "HTTP/\(major).\(minor)" }
+  public var description: String {
+    // The two versions served, without building a string per request.
+    if major == 1 && minor == 1 { return "HTTP/1.1" }
+    if major == 1 && minor == 0 { return "HTTP/1.0" }
+    return "HTTP/\(major).\(minor)"
+  }
 }
 
 /// A complete HTTP response. The server owns the framing: it sets `Content-Length` (none for

@@ -2,14 +2,14 @@ import Foundation
 
 /// Opens client connections: cleartext h2 with prior knowledge, or TLS with ALPN h2.
 public enum HTTP2ClientConnector {
-  /// Connects to `address` on a loop from `group`, within `timeout`.
+  /// Connects to `address` on `loop`, or on the next loop from `group`, within `timeout`.
   public static func connect(
     to address: SocketAddress, tls: TLSContext?, serverName: String? = nil,
-    group: EventLoopGroup = .shared, configuration: HTTP2ConnectionConfiguration = .defaults,
+    group: EventLoopGroup = .shared, loop: EventLoop? = nil, configuration: HTTP2ConnectionConfiguration = .defaults,
     timeout: Duration = .seconds(10)
   ) async throws -> HTTP2Connection {
     let fd = try Sockets.startConnect(to: address)
-    let loop = group.next()
+    let loop = loop ?? group.next()
     let session = try tls.map { context throws(TLSError) in
       try TLSSession(context: context, serverName: serverName ?? address.host)
     }

@@ -40,6 +40,11 @@ public final class RPCClient: Sendable {
     /// `application/grpc` works with every gRPC server; `+json` names the codec explicitly.
     public var contentType: String = "application/grpc"
     public var connection: HTTP2ConnectionConfiguration = .defaults
+    /// Keep one connection per event loop of the group instead of one in all, and give a caller
+    /// running on a loop (a handler whose task prefers that loop) the connection living on the
+    /// same loop: the call's stream is opened and its response delivered without waking another
+    /// thread. Callers off the loops take the connections in turn.
+    public var connectionPerLoop = false
 
     public init(target: SocketAddress, credential: BearerCredential?, tls: TLSConfiguration? = nil) {
       self.target = target
@@ -51,11 +56,29 @@ public final class RPCClient: Sendable {
   public let configuration: Configuration
   private let pool: ConnectionPool
   private let codec: any MessageCodec = JSONMessageCodec()
+  /// The header fields every call sends, built once: (before `grpc-timeout`, after it).
+  private let fixedHeaders: (leading: [HTTP2Header], trailing: [HTTP2Header])
+  /// `:path` per method, so a call does not build the string again.
+  private let paths = Mutex<[MethodDescriptor: String]>([:])
 
   public init(configuration: Configuration, group: EventLoopGroup = .shared) throws {
     self.configuration = configuration
     let tlsContext = try configuration.tls.map { try TLSContext(client: $0) }
     pool = ConnectionPool(configuration: configuration, tlsContext: tlsContext, group: group)
+    var trailing = [
+      HTTP2Header("content-type", configuration.contentType), HTTP2Header("user-agent", "hayon-rpc/1.0"),
+    ]
+    if let credential = configuration.credential {
+      trailing.append(HTTP2Header("authorization", credential.authorizationHeader))
+    }
+    fixedHeaders = (
+      [
+        HTTP2Header(":method", "POST"), HTTP2Header(":scheme", configuration.tls == nil ? "http" : "https"),
+        HTTP2Header(":path", ""), HTTP2Header(":authority", configuration.target.description),
+        HTTP2Header("te", "trailers"),
+      ],
+      trailing
+    )
   }
 
   /// Calls a unary method.
@@ -70,21 +93,31 @@ public final class RPCClient: Sendable {
     _ method: M.Type, _ request: M.Input, options: CallOptions = CallOptions()
   ) async throws(RPCError) -> UnaryResponse<M.Output> {
     let body = try codec.encode(request)
-    let codec = self.codec
-    let received = Mutex<[UInt8]?>(nil)
-    let (initial, trailing) = try await perform(M.descriptor, body: body, options: options) { message throws(RPCError) in
-      let duplicate = received.withLock { stored -> Bool in
-        if stored != nil { return true }
-        stored = message
+    let response = try await performUnary(M.descriptor, body: body, options: options)
+    let message = try codec.decode(M.Output.self, from: response.message)
+    return UnaryResponse(message: message, initialMetadata: response.initial, trailingMetadata: response.trailing)
+  }
+
+  /// Calls a unary method and returns its response message as the JSON bytes the server sent,
+  /// undecoded: for a caller that forwards the message unchanged (the gateway answering with an
+  /// account-service document) and would otherwise decode it only to encode the same bytes
+  /// again. The bytes are checked to be one well-formed JSON value, so nothing malformed is
+  /// passed on; their shape is the server's contract. Only for the JSON content types.
+  public func callReturningJSON<M: UnaryMethod>(
+    _ method: M.Type, _ request: M.Input, options: CallOptions = CallOptions()
+  ) async throws(RPCError) -> [UInt8] {
+    let body = try codec.encode(request)
+    let message = try await performUnary(M.descriptor, body: body, options: options).message
+    let wellFormed = message.withUnsafeBytes { bytes in
+      do {
+        _ = try FastJSONScanner.scan(bytes)
+        return true
+      } catch {
         return false
       }
-      if duplicate { throw RPCError(.internal, "server sent more than one response to a unary call") }
     }
-    guard let bytes = received.withLock({ $0 }) else {
-      throw RPCError(.internal, "server sent no response message to a unary call")
-    }
-    let message = try codec.decode(M.Output.self, from: bytes)
-    return UnaryResponse(message: message, initialMetadata: initial, trailingMetadata: trailing)
+    guard wellFormed else { throw RPCError(.internal, "the message is not valid JSON") }
+    return message
   }
 
   /// Calls a server-streaming method, handing each response to `onMessage` in order. Returns the
@@ -105,6 +138,11 @@ public final class RPCClient: Sendable {
     return trailing
   }
 
+  /// The connection the next call from here would use (tests check which loop it lives on).
+  func connectionForNextCall() async throws(RPCError) -> HTTP2Connection {
+    try await pool.connection()
+  }
+
   /// Closes the connection; calls in flight fail with `UNAVAILABLE`.
   public func close() async {
     await pool.close()
@@ -120,14 +158,13 @@ public final class RPCClient: Sendable {
     let deadline = ContinuousClock.now + timeout
     var framed: [UInt8] = []
     MessageFraming.append(body, to: &framed)
-    let baseHeaders = try requestHeaders(method, options: options)
+    let metadata = try validatedMetadata(options)
     var attempt = 1
     var backoff = configuration.initialBackoff
     while true {
       let remaining = deadline - .now
       if remaining <= .zero { throw RPCError(.deadlineExceeded, "deadline exceeded before \(method.method) was sent") }
-      var headers = baseHeaders
-      headers.insert(HTTP2Header("grpc-timeout", GRPCTimeout.encode(remaining)), at: 5)
+      let headers = requestHeaders(method, timeout: remaining, metadata: metadata)
       let outcome = await attemptCall(headers: headers, body: framed, timeout: remaining, onMessage: onMessage)
       switch outcome {
       case .success(let metadata):
@@ -201,19 +238,8 @@ public final class RPCClient: Sendable {
     }
   }
 
-  private func requestHeaders(_ method: MethodDescriptor, options: CallOptions) throws(RPCError) -> [HTTP2Header] {
-    var headers = [
-      HTTP2Header(":method", "POST"),
-      HTTP2Header(":scheme", configuration.tls == nil ? "http" : "https"),
-      HTTP2Header(":path", method.path),
-      HTTP2Header(":authority", configuration.target.description),
-      HTTP2Header("te", "trailers"),
-      HTTP2Header("content-type", configuration.contentType),
-      HTTP2Header("user-agent", "hayon-rpc/1.0"),
-    ]
-    if let credential = configuration.credential {
-      headers.append(HTTP2Header("authorization", credential.authorizationHeader))
-    }
+  /// The custom metadata to send, checked once per call (not per attempt).
+  private func validatedMetadata(_ options: CallOptions) throws(RPCError) -> Metadata {
     for entry in options.metadata {
       guard Metadata.isValidCustomName(entry.name) else {
         throw RPCError(.invalidArgument, "metadata name '\(entry.name)' is not allowed")
@@ -221,9 +247,258 @@ public final class RPCClient: Sendable {
       guard entry.name.hasSuffix("-bin") || Metadata.isValidASCIIValue(entry.value) else {
         throw RPCError(.invalidArgument, "metadata '\(entry.name)' has a value that is not printable ASCII")
       }
-      headers.append(HTTP2Header(entry.name, entry.value))
     }
+    return options.metadata
+  }
+
+  /// One attempt's header block: the fixed fields, `grpc-timeout` with what is left of the
+  /// deadline, then the caller's metadata.
+  private func requestHeaders(_ method: MethodDescriptor, timeout: Duration, metadata: Metadata) -> [HTTP2Header] {
+    var headers: [HTTP2Header] = []
+    headers.reserveCapacity(fixedHeaders.leading.count + 1 + fixedHeaders.trailing.count + metadata.count)
+    headers.append(contentsOf: fixedHeaders.leading)
+    headers[2] = HTTP2Header(":path", path(method))
+    headers.append(HTTP2Header("grpc-timeout", GRPCTimeout.encode(timeout)))
+    headers.append(contentsOf: fixedHeaders.trailing)
+    for entry in metadata { headers.append(HTTP2Header(entry.name, entry.value)) }
     return headers
+  }
+
+  private func path(_ method: MethodDescriptor) -> String {
+    if let path = paths.withLock({ $0[method] }) { return path }
+    let path = method.path
+    paths.withLock { paths in
+      // Bounded by the methods a client calls; the guard only keeps a misuse from growing it.
+      if paths.count < 256 { paths[method] = path }
+    }
+    return path
+  }
+
+  // MARK: Unary calls
+
+  private func performUnary(
+    _ method: MethodDescriptor, body: [UInt8], options: CallOptions
+  ) async throws(RPCError) -> UnaryCallResult {
+    let timeout = options.timeout ?? configuration.defaultTimeout
+    let deadline = ContinuousClock.now + timeout
+    var framed: [UInt8] = []
+    framed.reserveCapacity(body.count + MessageFraming.prefixLength)
+    MessageFraming.append(body, to: &framed)
+    let metadata = try validatedMetadata(options)
+    var attempt = 1
+    var backoff = configuration.initialBackoff
+    while true {
+      let remaining = deadline - .now
+      if remaining <= .zero { throw RPCError(.deadlineExceeded, "deadline exceeded before \(method.method) was sent") }
+      let headers = requestHeaders(method, timeout: remaining, metadata: metadata)
+      switch await attemptUnary(headers: headers, body: framed, timeout: remaining) {
+      case .success(let result):
+        return result
+      case .failure(let failure):
+        let retryable = failure.error.code == .unavailable && (method.isIdempotent || !failure.reachedServer)
+        let jittered = backoff * Double.random(in: 0.5...1.0)
+        guard retryable, attempt < configuration.maxAttempts, !Task.isCancelled,
+          deadline - .now > jittered
+        else { throw failure.error }
+        try? await Task.sleep(for: jittered)
+        attempt += 1
+        backoff = min(backoff * 2, configuration.maxBackoff)
+      }
+    }
+  }
+
+  /// One unary attempt. The stream's delegate collects the whole response on the loop and
+  /// completes the call once, so the waiting task resumes once per call (not once per header
+  /// block, message and trailers, as a streaming call's event stream would).
+  private func attemptUnary(
+    headers: [HTTP2Header], body: [UInt8], timeout: Duration
+  ) async -> Result<UnaryCallResult, CallFailure> {
+    let connection: HTTP2Connection
+    do {
+      connection = try await pool.connection()
+    } catch {
+      return .failure(CallFailure(error: error, reachedServer: false))
+    }
+    let outcome = UnaryCallOutcome()
+    let delegate = UnaryCallDelegate(
+      outcome: outcome, maxMessageSize: configuration.maxMessageSize, deadline: .now + timeout)
+    let stream: HTTP2StreamHandle
+    do {
+      stream = try await connection.openStream(headers: headers, body: body, timeout: timeout, delegate: delegate)
+    } catch {
+      pool.discard(connection)
+      return .failure(CallFailure(error: RPCError(.unavailable, "connection unavailable: \(error)"), reachedServer: false))
+    }
+    let result = await withTaskCancellationHandler {
+      await outcome.value()
+    } onCancel: {
+      // The caller stops waiting now, as it would for a streaming call; the reset follows.
+      outcome.complete(.failure(CallFailure(error: RPCError(.cancelled, "the call was cancelled"), reachedServer: true)))
+      connection.cancelStream(stream.id)
+    }
+    if case .failure(let failure) = result, failure.error.code == .unavailable && !failure.reachedServer {
+      pool.discard(connection)
+    }
+    return result
+  }
+}
+
+struct UnaryCallResult: Sendable {
+  var message: [UInt8]
+  var initial: Metadata
+  var trailing: Metadata
+}
+
+/// A unary call's result, handed once from the loop (the stream's delegate) or the cancellation
+/// handler to the waiting task, whichever comes first; later completions are ignored.
+final class UnaryCallOutcome: Sendable {
+  typealias Value = Result<UnaryCallResult, RPCClient.CallFailure>
+  private let state = Mutex<(value: Value?, waiter: CheckedContinuation<Value, Never>?)>((nil, nil))
+
+  func complete(_ value: Value) {
+    let waiter = state.withLock { state -> CheckedContinuation<Value, Never>? in
+      guard state.value == nil else { return nil }
+      state.value = value
+      defer { state.waiter = nil }
+      return state.waiter
+    }
+    waiter?.resume(returning: value)
+  }
+
+  func value() async -> Value {
+    await withCheckedContinuation { continuation in
+      let ready = state.withLock { state -> Value? in
+        if let value = state.value { return value }
+        state.waiter = continuation
+        return nil
+      }
+      if let ready { continuation.resume(returning: ready) }
+    }
+  }
+}
+
+/// Collects one unary response on the loop: the initial metadata, exactly one message, then the
+/// status from the trailers. Errors are classified as `ClientCallDelegate` does for streams.
+final class UnaryCallDelegate: HTTP2StreamDelegate {
+  private let outcome: UnaryCallOutcome
+  private var deframer: MessageDeframer
+  private var httpStatus: String?
+  private var initial = Metadata()
+  private var message: [UInt8]?
+  private var extraMessage = false
+  private var done = false
+  private let deadline: ContinuousClock.Instant
+
+  init(outcome: UnaryCallOutcome, maxMessageSize: Int, deadline: ContinuousClock.Instant) {
+    self.outcome = outcome
+    self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+    self.deadline = deadline
+  }
+
+  func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply? {
+    guard !done else { return nil }
+    switch event {
+    case .headers(let headers, let endStream):
+      if httpStatus == nil {
+        let status = headers[first: ":status"] ?? ""
+        if status.hasPrefix("1") { return nil }  // informational: skip
+        httpStatus = status
+        if headers[first: "grpc-status"] != nil || endStream {
+          finishFromTrailers(headers)  // trailers-only
+          return nil
+        }
+        if status == "200" {
+          guard let type = headers[first: "content-type"], GRPCContentType.subtype(of: type) != nil else {
+            finish(RPCError(.unknown, "response content-type is not application/grpc"), Metadata())
+            return .reset(.cancel)
+          }
+        }
+        initial = ClientCallDelegate.metadata(from: headers)
+        return nil
+      }
+      finishFromTrailers(headers)
+      return nil
+    case .data(let bytes):
+      guard httpStatus == "200" else { return nil }
+      do {
+        try deframer.feed(bytes) { received in
+          if message == nil { message = received } else { extraMessage = true }
+        }
+      } catch {
+        switch error {
+        case .messageTooLarge(let length, let limit):
+          finish(RPCError(.resourceExhausted, "response message of \(length) bytes exceeds the limit of \(limit) bytes"), Metadata())
+        default:
+          finish(RPCError(.internal, "malformed response message: \(error)"), Metadata())
+        }
+        return .reset(.cancel)
+      }
+      if extraMessage {
+        finish(RPCError(.internal, "server sent more than one response to a unary call"), Metadata())
+        return .reset(.cancel)
+      }
+      return nil
+    case .end:
+      finishFromTrailers([])
+      return nil
+    }
+  }
+
+  func closed(_ reason: HTTP2StreamCloseReason) {
+    guard !done else { return }
+    switch reason {
+    case .finished: finish(RPCError(.unknown, "stream ended without a grpc-status"), Metadata())
+    case .timedOut: finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
+    case .refusedByGoaway:
+      finish(RPCError(.unavailable, "the server is going away and did not process the call"), Metadata(), reachedServer: false)
+    case .connectionClosed: finish(RPCError(.unavailable, "the connection closed during the call"), Metadata())
+    case .reset(.cancel) where ContinuousClock.now >= deadline:
+      finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
+    case .reset(let code):
+      finish(ClientCallDelegate.error(forReset: code), Metadata(), reachedServer: code != .refusedStream)
+    }
+  }
+
+  private func finishFromTrailers(_ headers: [HTTP2Header]) {
+    if let text = headers[first: "grpc-status"] {
+      let trailing = ClientCallDelegate.metadata(from: headers)
+      guard let value = Int(text), let code = RPCStatusCode(rawValue: value) else {
+        finish(RPCError(.unknown, "unparseable grpc-status '\(text.prefix(16))'"), trailing)
+        return
+      }
+      if code == .ok {
+        do {
+          try deframer.finish()
+        } catch {
+          finish(RPCError(.internal, "response ended inside a message"), trailing)
+          return
+        }
+        finish(nil, trailing)
+      } else {
+        let message = headers[first: "grpc-message"].map(StatusMessage.decode) ?? ""
+        finish(RPCError(code, message, metadata: trailing), trailing)
+      }
+      return
+    }
+    let status = httpStatus ?? ""
+    finish(
+      RPCError(
+        ClientCallDelegate.code(forHTTPStatus: status), status == "200" ? "response had no grpc-status" : "HTTP status \(status)"),
+      Metadata())
+  }
+
+  private func finish(_ error: RPCError?, _ trailing: Metadata, reachedServer: Bool = true) {
+    guard !done else { return }
+    done = true
+    if let error {
+      outcome.complete(.failure(RPCClient.CallFailure(error: error, reachedServer: reachedServer)))
+    } else if let message {
+      outcome.complete(.success(UnaryCallResult(message: message, initial: initial, trailing: trailing)))
+    } else {
+      outcome.complete(
+        .failure(RPCClient.CallFailure(
+          error: RPCError(.internal, "server sent no response message to a unary call"), reachedServer: true)))
+    }
   }
 }
 
@@ -422,9 +697,43 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
   }
 }
 
-/// Holds the client's one connection; connects on first use, single-flight, and reconnects
-/// after it breaks or the server sends GOAWAY.
+/// Holds the client's connection (one per event loop with `connectionPerLoop`) and hands out
+/// the one for the caller's loop, or takes them in turn for callers off the loops.
 final class ConnectionPool: Sendable {
+  private let slots: [ConnectionSlot]
+  private let turn = Atomic<Int>(0)
+
+  init(configuration: RPCClient.Configuration, tlsContext: TLSContext?, group: EventLoopGroup) {
+    if configuration.connectionPerLoop && group.loops.count > 1 {
+      slots = group.loops.map { ConnectionSlot(configuration: configuration, tlsContext: tlsContext, group: group, loop: $0) }
+    } else {
+      slots = [ConnectionSlot(configuration: configuration, tlsContext: tlsContext, group: group, loop: nil)]
+    }
+  }
+
+  func connection() async throws(RPCError) -> HTTP2Connection {
+    try await slot().connection()
+  }
+
+  private func slot() -> ConnectionSlot {
+    if slots.count == 1 { return slots[0] }
+    for slot in slots where slot.loop?.inLoop == true { return slot }
+    return slots[turn.wrappingAdd(1, ordering: .relaxed).oldValue % slots.count]
+  }
+
+  /// Forgets a connection that failed, so the next call reconnects.
+  func discard(_ connection: HTTP2Connection) {
+    for slot in slots { slot.discard(connection) }
+  }
+
+  func close() async {
+    for slot in slots { await slot.close() }
+  }
+}
+
+/// One connection of the pool; connects on first use, single-flight, and reconnects after it
+/// breaks or the server sends GOAWAY. With `loop`, its connections live on that loop.
+final class ConnectionSlot: Sendable {
   private struct State {
     var connection: HTTP2Connection?
     var connecting = false
@@ -435,12 +744,14 @@ final class ConnectionPool: Sendable {
   private let configuration: RPCClient.Configuration
   private let tlsContext: TLSContext?
   private let group: EventLoopGroup
+  let loop: EventLoop?
   private let state = Mutex(State())
 
-  init(configuration: RPCClient.Configuration, tlsContext: TLSContext?, group: EventLoopGroup) {
+  init(configuration: RPCClient.Configuration, tlsContext: TLSContext?, group: EventLoopGroup, loop: EventLoop?) {
     self.configuration = configuration
     self.tlsContext = tlsContext
     self.group = group
+    self.loop = loop
   }
 
   func connection() async throws(RPCError) -> HTTP2Connection {
@@ -486,11 +797,11 @@ final class ConnectionPool: Sendable {
         // event loop (a service calling another while answering), the connect's completion was
         // sometimes never delivered and the call hung until its deadline (FirstConnectTests
         // reproduces it). A detached task carries no executor preference or actor context.
-        let (configuration, tlsContext, group) = (self.configuration, self.tlsContext, self.group)
+        let (configuration, tlsContext, group, loop) = (self.configuration, self.tlsContext, self.group, self.loop)
         let connection = try await Task.detached {
           try await HTTP2ClientConnector.connect(
             to: configuration.target, tls: tlsContext, serverName: configuration.tls?.serverName,
-            group: group, configuration: configuration.connection, timeout: configuration.connectTimeout)
+            group: group, loop: loop, configuration: configuration.connection, timeout: configuration.connectTimeout)
         }.value
         result = .success(connection)
       } catch {

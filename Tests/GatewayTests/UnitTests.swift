@@ -94,6 +94,66 @@ struct UnitTests {
     }
   }
 
+  @Test("router: a route of literals answers as the full scan would (first registered, HEAD as GET, 405 otherwise)")
+  func routerLiteralRoutes() {
+    var router = Router()
+    let spec = RouteSpec(operationId: "x", summary: "", tag: "t", auth: .none, responses: [], errors: [])
+    router.add("GET", "/api/{thing}", spec) { _ throws(APIError) in GatewayResponse(status: 1) }
+    router.add("GET", "/api/accounts", spec) { _ throws(APIError) in GatewayResponse(status: 2) }
+    router.add("GET", "/api/accounts", spec) { _ throws(APIError) in GatewayResponse(status: 3) }
+    router.add("DELETE", "/api/accounts", spec) { _ throws(APIError) in GatewayResponse(status: 4) }
+    router.add("GET", "/", spec) { _ throws(APIError) in GatewayResponse(status: 5) }
+    func pattern(_ method: String, _ path: String) -> String? {
+      if case .found(let route, let parameters) = router.match(method: method, path: path) {
+        return "\(route.method) \(route.pattern) \(parameters)"
+      }
+      return nil
+    }
+    #expect(pattern("GET", "/api/accounts") == "GET /api/accounts [:]")
+    #expect(pattern("HEAD", "/api/accounts") == "GET /api/accounts [:]")
+    #expect(pattern("DELETE", "/api/accounts") == "DELETE /api/accounts [:]")
+    #expect(pattern("GET", "/api/other") == "GET /api/{thing} [\"thing\": \"other\"]")
+    for path in ["/api/accounts/", "/api//accounts", "/API/accounts", "/api/accounts?x"] {
+      #expect(pattern("GET", path)?.hasPrefix("GET /api/accounts") != true, "\(path)")
+    }
+    if case .methodNotAllowed(let allowed) = router.match(method: "POST", path: "/api/accounts") {
+      #expect(allowed == ["DELETE", "GET", "HEAD"])
+    } else {
+      Issue.record("expected 405")
+    }
+    // Same answers as before the literal table for every route the gateway registers.
+    var gatewayRouter = Router()
+    Gateway.registerRoutes(&gatewayRouter)
+    for route in gatewayRouter.routes where !route.pattern.contains("{") && route.pattern != "/" {
+      if case .found(let found, let parameters) = gatewayRouter.match(method: route.method, path: route.pattern) {
+        #expect(found.pattern == route.pattern && found.method == route.method && parameters.isEmpty)
+      } else {
+        Issue.record("\(route.method) \(route.pattern) did not match itself")
+      }
+    }
+  }
+
+  @Test("bearer tokens: the byte-wise reading agrees with the general one, or leaves the request to it")
+  func bearerTokens() {
+    func token(_ fields: [(String, String)]) -> String? {
+      RequestContext.asciiBearerToken(HTTPFields(fields.map { HTTPField($0.0, $0.1) }))
+    }
+    #expect(token([("Authorization", "Bearer abc.def")]) == "abc.def")
+    #expect(token([("authorization", "bEaReR   abc \t")]) == "abc")
+    #expect(token([("AUTHORIZATION", "bearer x")]) == "x")
+    #expect(token([("authorization", "Bearer  ")]) == "")
+    // Left to the general path (which answers with its own errors):
+    #expect(token([]) == nil)
+    #expect(token([("authorization", "Bearer a"), ("authorization", "Bearer b")]) == nil)
+    #expect(token([("authorization", "Basic abc")]) == nil)
+    #expect(token([("authorization", "Bearer\tabc")]) == nil)
+    #expect(token([("authorization", "Bearer")]) == nil)
+    #expect(token([("authorization", "Bearer \u{301}abc")]) == nil)
+    // Non-ASCII further on is read as is; `verify` refuses it, as it does on the general path.
+    #expect(token([("authorization", "Bearer aäbc")]) == "aäbc")
+    #expect(token([("authorizations", "Bearer abc")]) == nil)
+  }
+
   @Test("verified-token cache: bounded, never past the token's expiry")
   func tokenCache() {
     let now = Timestamp(millisecondsSince1970: 1_000_000)

@@ -2,6 +2,7 @@ import HayonAccount
 import HayonModel
 import HayonRPC
 import HayonStore
+import Synchronization
 
 /// The SocialAccount documents in a `DocumentStore`: one document per user in
 /// `social_accounts`, keyed by user id, written only through `modify`, which reads, changes and
@@ -23,15 +24,32 @@ public struct AccountStore: Sendable {
   ])
 
   public let store: any DocumentStore
+  /// Documents read recently, so a read (the gateway asks for the document on every API
+  /// request) is a dictionary lookup instead of a hop to the store's reader thread, a SQLite
+  /// query and a JSON decode. Kept exact by `modify`, the only writer; shared by copies of this
+  /// value. Every writer of the collection must be this store or a copy of it.
+  private let cache: AccountReadCache
 
-  public init(store: any DocumentStore) { self.store = store }
+  /// `readCacheCapacity` bounds the cached documents (0 turns the cache off).
+  public init(store: any DocumentStore, readCacheCapacity: Int = 10_000) {
+    self.store = store
+    self.cache = AccountReadCache(capacity: readCacheCapacity)
+  }
 
   // Methods throw `RPCError` for what the caller did (a change refused, a bad page token) and
   // `StoreError` for the store's own failures; `rpcError(_:)` says how callers see those.
 
   /// The user's document, or the empty one if nothing was ever stored.
   public func account(userId: String) async throws -> Accounts.SocialAccount {
-    try await store.get(StoredAccount.self, from: Self.collection, id: userId)?.value.account ?? .empty(userId: userId)
+    let ticket: AccountReadCache.Ticket?
+    switch cache.lookup(userId) {
+    case .hit(let account): return account
+    case .miss(let fillTicket): ticket = fillTicket
+    }
+    let account =
+      try await store.get(StoredAccount.self, from: Self.collection, id: userId)?.value.account ?? .empty(userId: userId)
+    if let ticket { cache.fill(userId, account, ticket: ticket) }
+    return account
   }
 
   /// Applies `change` to the user's current document (the empty one if none) in one transaction
@@ -39,7 +57,11 @@ public struct AccountStore: Sendable {
   public func modify(
     userId: String, _ change: @escaping @Sendable (inout Accounts.SocialAccount) throws(RPCError) -> Void
   ) async throws -> Accounts.SocialAccount {
-    try await store.transaction { transaction in
+    // Bracketing the transaction: no read that overlaps it (whose result might predate the
+    // commit) is cached, and the document is dropped from the cache.
+    cache.writeStarted(userId)
+    defer { cache.writeEnded(userId) }
+    return try await store.transaction { transaction in
       let collection = Self.collection
       let existing = try transaction.get(StoredAccount.self, from: collection, id: userId)
       var account = existing?.value.account ?? .empty(userId: userId)
@@ -116,5 +138,68 @@ struct StoredAccount: Codable, Sendable {
       try container.encode(flag, forKey: Key(AccountStore.field(for: platform)))
     }
     try container.encode(any, forKey: Key(AccountStore.anyPlatformField))
+  }
+}
+
+/// The read cache behind `AccountStore.account`: documents by user id, exact as long as every
+/// write is bracketed by `writeStarted` and `writeEnded`.
+///
+/// A read that missed fills its result in only if no write was in flight when it looked and
+/// none started or ended until it fills (the generation counts both), so a document read from
+/// before a commit is never cached after it. Writes only drop documents: filling in a write's
+/// own result could put an older write's document back when two writes to one user end in the
+/// other order. Bounded: when full it starts over (a cold cache costs reads, never answers).
+final class AccountReadCache: Sendable {
+  struct Ticket: Sendable { fileprivate let generation: UInt64 }
+
+  enum Lookup {
+    case hit(Accounts.SocialAccount)
+    /// With a ticket when the caller may fill in what it reads.
+    case miss(Ticket?)
+  }
+
+  private struct State {
+    var entries: [String: Accounts.SocialAccount] = [:]
+    var generation: UInt64 = 0
+    var writesInFlight = 0
+  }
+
+  private let state = Mutex(State())
+  private let capacity: Int
+
+  init(capacity: Int) { self.capacity = capacity }
+
+  func lookup(_ userId: String) -> Lookup {
+    guard capacity > 0 else { return .miss(nil) }
+    return state.withLock { state in
+      if let account = state.entries[userId] { return .hit(account) }
+      return .miss(state.writesInFlight == 0 ? Ticket(generation: state.generation) : nil)
+    }
+  }
+
+  func fill(_ userId: String, _ account: Accounts.SocialAccount, ticket: Ticket) {
+    state.withLock { state in
+      guard state.writesInFlight == 0, state.generation == ticket.generation else { return }
+      if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
+      state.entries[userId] = account
+    }
+  }
+
+  func writeStarted(_ userId: String) {
+    guard capacity > 0 else { return }
+    state.withLock { state in
+      state.writesInFlight += 1
+      state.generation &+= 1
+      state.entries[userId] = nil
+    }
+  }
+
+  func writeEnded(_ userId: String) {
+    guard capacity > 0 else { return }
+    state.withLock { state in
+      state.writesInFlight -= 1
+      state.generation &+= 1
+      state.entries[userId] = nil
+    }
   }
 }

@@ -18,7 +18,8 @@ import HayonUsers
 //   PUBLISH_SERVICE_ADDRESS    publish-service's host:port (default 127.0.0.1:50053)
 //   GATEWAY_TLS_CERT, GATEWAY_TLS_KEY  PEM files: serve TLS with ALPN h2 on the port
 //   GATEWAY_PUBLIC_URL         the public origin for absolute links (`https://hayon.example`)
-//   GATEWAY_ACCOUNT_CONNECTIONS  HTTP/2 connections to account-service, used in turn (1-8, default 2)
+//   GATEWAY_ACCOUNT_CONNECTIONS  RPC clients for account-service, used in turn (1-8, default 1); each
+//                              keeps one HTTP/2 connection per event loop
 //   HAYON_LOG_LEVEL            debug | info | notice | warning | error (default info)
 
 let program = "gateway"
@@ -59,7 +60,7 @@ let settings = ServiceEnvironment.load(program: program, ProcessInfo.processInfo
     account: try client("ACCOUNT_SERVICE_ADDRESS", "127.0.0.1:50051"),
     publish: try client("PUBLISH_SERVICE_ADDRESS", "127.0.0.1:50053"),
     publicURL: publicURL,
-    accountConnections: try environment.integer("GATEWAY_ACCOUNT_CONNECTIONS", default: 2, in: 1...8),
+    accountConnections: try environment.integer("GATEWAY_ACCOUNT_CONNECTIONS", default: 1, in: 1...8),
     logLevel: try environment.logLevel())
 }
 
@@ -70,11 +71,15 @@ let authClient: RPCClient
 let accountClient: RPCClient
 let publishClient: RPCClient
 var extraAccountClients: [RPCClient] = []
+// The gateway reads from account-service on (almost) every request: a connection on each event
+// loop keeps a handler's call on its own thread.
+var accountConfiguration = settings.account
+accountConfiguration.connectionPerLoop = true
 do {
   authClient = try RPCClient(configuration: settings.auth)
-  accountClient = try RPCClient(configuration: settings.account)
+  accountClient = try RPCClient(configuration: accountConfiguration)
   publishClient = try RPCClient(configuration: settings.publish)
-  for _ in 1..<settings.accountConnections { extraAccountClients.append(try RPCClient(configuration: settings.account)) }
+  for _ in 1..<settings.accountConnections { extraAccountClients.append(try RPCClient(configuration: accountConfiguration)) }
 } catch {
   ServiceEnvironment.exitWithConfigurationError(program: program, "cannot set up the service clients: \(error)")
 }

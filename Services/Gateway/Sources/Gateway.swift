@@ -164,7 +164,7 @@ public final class Gateway: Sendable {
     {
       return header
     }
-    return hex(SecureRandom.bytes(16))
+    return RequestIDs.next()
   }
 
   static func hex(_ bytes: [UInt8]) -> String {
@@ -206,6 +206,7 @@ extension RequestContext {
 
   /// The bearer token's user, verified with auth-service.
   func authenticatedUser() async throws(APIError) -> Users.VerifiedAccessToken {
+    if let token = Self.asciiBearerToken(request.headers) { return try await verify(accessToken: token) }
     let values = request.headers.values("authorization")
     guard values.count == 1, let value = values.first else {
       throw values.isEmpty
@@ -218,6 +219,42 @@ extension RequestContext {
     }
     let token = String(value.dropFirst(prefix.count)).trimmingSpaces
     return try await verify(accessToken: token)
+  }
+
+  /// The token of the one `Authorization: Bearer <token>` field: the usual case, read byte-wise
+  /// without building intermediate strings. Nil sends everything else (no field, several,
+  /// another scheme) the general way, with its errors.
+  static func asciiBearerToken(_ headers: HTTPFields) -> String? {
+    var found: String?
+    for field in headers where isAuthorization(field.name) {
+      if found != nil { return nil }
+      found = field.value
+    }
+    guard let value = found else { return nil }
+    let bytes = value.utf8
+    // The general reading compares the first seven characters, so it differs from this one only
+    // when a non-ASCII byte (a combining mark) joins the seventh: that case goes its way.
+    // Non-ASCII bytes further on fail `verify` on both ways alike.
+    guard bytes.count > 7, bytes[bytes.index(bytes.startIndex, offsetBy: 7)] < 0x80 else { return nil }
+    var index = bytes.startIndex
+    for expected in "bearer ".utf8 {
+      let byte = bytes[index]
+      guard byte == expected || (expected != 0x20 && byte | 0x20 == expected) else { return nil }
+      index = bytes.index(after: index)
+    }
+    var end = bytes.endIndex
+    while index < end, bytes[index] == 0x20 || bytes[index] == 0x09 { index = bytes.index(after: index) }
+    while index < end {
+      let last = bytes[bytes.index(before: end)]
+      guard last == 0x20 || last == 0x09 else { break }
+      end = bytes.index(before: end)
+    }
+    return String(value[index..<end])
+  }
+
+  private static func isAuthorization(_ name: String) -> Bool {
+    let expected = "authorization".utf8
+    return name.utf8.count == expected.count && zip(name.utf8, expected).allSatisfy { $0 == $1 || $0 | 0x20 == $1 }
   }
 
   func verify(accessToken token: String) async throws(APIError) -> Users.VerifiedAccessToken {
@@ -288,6 +325,36 @@ extension String {
     while text.first == " " || text.first == "\t" { text = text.dropFirst() }
     while text.last == " " || text.last == "\t" { text = text.dropLast() }
     return String(text)
+  }
+}
+
+/// New request ids: 32 hex digits. A request id correlates log lines and answers; it must not
+/// repeat, and it need not be secret (the client sees it, and may choose its own). So instead of
+/// 16 bytes from the CSPRNG per request, each id is a per-process counter run through SipHash
+/// (`Hasher`, keyed randomly per process): distinct for distinct counters, and not guessable
+/// from earlier ids.
+enum RequestIDs {
+  private static let counter = Atomic<UInt64>(0)
+
+  static func next() -> String {
+    let value = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+    var high = Hasher()
+    high.combine(value)
+    high.combine(0 as UInt8)
+    var low = Hasher()
+    low.combine(value)
+    low.combine(1 as UInt8)
+    let words = (UInt64(bitPattern: Int64(high.finalize())), UInt64(bitPattern: Int64(low.finalize())))
+    let digits: StaticString = "0123456789abcdef"
+    return String(unsafeUninitializedCapacity: 32) { buffer in
+      digits.withUTF8Buffer { digits in
+        for index in 0..<16 {
+          buffer[index] = digits[Int((words.0 >> (60 - 4 * UInt64(index))) & 0xF)]
+          buffer[16 + index] = digits[Int((words.1 >> (60 - 4 * UInt64(index))) & 0xF)]
+        }
+      }
+      return 32
+    }
   }
 }
 

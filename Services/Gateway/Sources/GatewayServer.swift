@@ -194,7 +194,8 @@ struct GatewayStreamAcceptor: HTTP2StreamAcceptor {
   static func responseHeaders(_ response: GatewayResponse) -> [HTTP2Header] {
     var headers = [HTTP2Header(":status", String(response.status))]
     for field in response.headers {
-      let name = field.name.lowercased()
+      // Routes write names lower-case already; only others pay for a lower-cased copy.
+      let name = field.name.utf8.contains { $0 >= 0x41 && $0 <= 0x5A } ? field.name.lowercased() : field.name
       if connectionSpecific.contains(name) || name == "content-length" { continue }
       headers.append(HTTP2Header(name, field.value))
     }

@@ -123,6 +123,9 @@ public struct Route: Sendable {
 /// The one router: every route of the gateway, looked up by method and path.
 public struct Router: Sendable {
   public private(set) var routes: [Route] = []
+  /// Routes without parameters by their path, so a request for one is a dictionary lookup
+  /// instead of splitting the path and trying every route (every request pays for routing).
+  private var literalRoutes: [String: [Route]] = [:]
 
   public enum Match {
     case found(Route, [String: String])
@@ -131,10 +134,26 @@ public struct Router: Sendable {
   }
 
   mutating func add(_ method: String, _ pattern: String, _ spec: RouteSpec, _ handler: @escaping Route.Handler) {
-    routes.append(Route(method, pattern, spec: spec, handler: handler))
+    let route = Route(method, pattern, spec: spec, handler: handler)
+    routes.append(route)
+    let literals = route.segments.compactMap { segment -> String? in
+      if case .literal(let text) = segment { return text }
+      return nil
+    }
+    if !literals.isEmpty && literals.count == route.segments.count {
+      literalRoutes["/" + literals.joined(separator: "/"), default: []].append(route)
+    }
   }
 
   public func match(method: String, path: String) -> Match {
+    // A route of literals only that matches the whole path has the highest score there is, so
+    // the first registered one with the method is the answer the scan below would give.
+    // Anything else (405, parameters) takes the scan.
+    if let candidates = literalRoutes[path] {
+      for route in candidates where route.method == method || (method == "HEAD" && route.method == "GET") {
+        return .found(route, [:])
+      }
+    }
     // A trailing slash or an empty segment is a different resource: `//` never matches.
     guard path.hasPrefix("/"), !path.contains("//") || path == "/" else { return .notFound }
     // Empty segments are kept (a trailing slash is one more, empty, segment), so they never match.

@@ -41,7 +41,14 @@ extension Gateway {
     ) { context throws(APIError) in
       try context.expectNoBody()
       let user = try await context.authenticatedUser()
-      return .json(try await context.socialAccount(userId: user.userId))
+      // account-service's JSON for the document is exactly what `.json(document)` would write
+      // (same type, same encoder), so it is forwarded as received instead of decoded and
+      // encoded again: that pair was a fifth of the gateway's CPU time on this route.
+      let document = try await context.call { () async throws(RPCError) in
+        try await context.gateway.backends.accounts.rpc.callReturningJSON(
+          Accounts.Method.GetAccount.self, .init(userId: user.userId), options: context.callOptions)
+      }
+      return .rawJSON(document)
     }
   }
 
