@@ -30,9 +30,13 @@ struct HeaderTextCache {
   /// Bytes of text held now (never more than `byteBudget`).
   var heldBytes: Int { storedBytes }
 
+  /// Shorter texts fit in a String's inline storage, so decoding them allocates nothing and is
+  /// cheaper than a lookup.
+  static let minCachedLength = 16
+
   mutating func text(for bytes: UnsafeRawBufferPointer) -> String {
     let count = bytes.count
-    guard count > 0, count <= Self.maxCachedLength, let base = bytes.baseAddress else {
+    guard count >= Self.minCachedLength, count <= Self.maxCachedLength, let base = bytes.baseAddress else {
       return String(decoding: bytes, as: UTF8.self)
     }
     let slot = Self.slot(base, count)
@@ -49,16 +53,14 @@ struct HeaderTextCache {
     return text
   }
 
-  /// The home slot: the length and the first and last (up to) eight bytes, mixed by a multiply,
+  /// The home slot: the length and the first and last eight bytes, mixed by a multiply,
   /// so texts that share a length or an edge (`application/grpc`, `Bearer …`, `/pkg.Svc/Method`)
   /// still spread out.
   @inline(__always)
   private static func slot(_ base: UnsafeRawPointer, _ count: Int) -> Int {
-    var head: UInt64 = 0
-    var tail: UInt64 = 0
-    let edge = Swift.min(count, 8)
-    withUnsafeMutableBytes(of: &head) { $0.baseAddress!.copyMemory(from: base, byteCount: edge) }
-    withUnsafeMutableBytes(of: &tail) { $0.baseAddress!.copyMemory(from: base + (count - edge), byteCount: edge) }
+    // Cached texts are at least 16 bytes long, so both eight-byte loads are in bounds.
+    let head = base.loadUnaligned(as: UInt64.self)
+    let tail = base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
     let mixed = (head &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(count)
     return Int(truncatingIfNeeded: (mixed &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slotBits))
   }

@@ -78,8 +78,9 @@ public struct JSONMessageCodec: MessageCodec {
 public enum GRPCContentType {
   /// The subtype ("" for plain `application/grpc`), or nil when this is not a gRPC content-type.
   public static func subtype(of value: String) -> String? {
-    // The common case, without allocating.
+    // The common cases (what our clients and stock ones send), without allocating.
     if value == "application/grpc" { return "" }
+    if value == "application/grpc+json" { return "json" }
     var text = Substring(value)
     if let semicolon = text.firstIndex(of: ";") { text = text[..<semicolon] }
     while text.last == " " || text.last == "\t" { text = text.dropLast() }

@@ -20,7 +20,7 @@ struct HeaderTextCacheTests {
 
   @Test func repeatedFieldsAreKeptAndServedFromTheCache() {
     var cache = HeaderTextCache()
-    let fields = ["/hayon.diagnostics.v1.Diagnostics/Echo", "application/grpc", "Bearer bench-token", "127.0.0.1:50999"]
+    let fields = ["/hayon.diagnostics.v1.Diagnostics/Echo", "application/grpc", "Bearer bench-token", "h2load nghttp2/1.52.0"]
     for field in fields { _ = text(&cache, Array(field.utf8)) }
     let held = cache.heldBytes
     #expect(held == fields.reduce(0) { $0 + $1.utf8.count })
@@ -29,12 +29,21 @@ struct HeaderTextCacheTests {
     #expect(cache.heldBytes == held)
   }
 
+  @Test func shortTextsAreDecodedNotStored() {
+    var cache = HeaderTextCache()
+    for field in [":method", "POST", "content-type", "127.0.0.1:50999"] {
+      #expect(text(&cache, Array(field.utf8)) == field)
+    }
+    #expect(cache.heldBytes == 0)
+  }
+
   @Test func invalidUTF8IsRepairedAndNeverMistakenForTheRepairedText() {
     var cache = HeaderTextCache()
-    let invalid: [UInt8] = [0x61, 0xFF, 0x62]
+    let invalid: [UInt8] = Array(repeating: 0x61, count: 16) + [0xFF, 0x62]
+    let expected = String(repeating: "a", count: 16) + "\u{FFFD}b"
     let repaired = text(&cache, invalid)
-    #expect(repaired == "a\u{FFFD}b")
-    #expect(text(&cache, invalid) == "a\u{FFFD}b")
+    #expect(repaired == expected)
+    #expect(text(&cache, invalid) == expected)
     #expect(text(&cache, Array(repaired.utf8)) == repaired)
   }
 
