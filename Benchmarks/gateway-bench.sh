@@ -26,6 +26,7 @@ RPC_TOKEN=bench-rpc-token-$RANDOM$RANDOM
 log() { printf '[gateway-bench] %s\n' "$*" >&2; }
 die() { printf '[gateway-bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
+"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/install-deps.sh" --bench >&2
 for tool in h2load node curl python3 openssl; do
   command -v "$tool" >/dev/null || die "'$tool' not found"
 done

@@ -61,6 +61,7 @@ for s in ours grpc nghttpd; do [[ -n ${SELECTED[$s]:-} ]] && ORDER+=("$s"); done
 ((${#ORDER[@]} > 0)) || die "ONLY selects no server"
 selected() { [[ -n ${SELECTED[$1]:-} ]]; }
 
+"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/install-deps.sh" --bench >&2
 for tool in h2load nghttp python3; do
   command -v "$tool" >/dev/null || die "'$tool' not found (apt-get install nghttp2-client python3)"
 done

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Hayon builds and tests with. Idempotent: does nothing when they
 # are already present. Needs root (or sudo) the first time.
+#
+#   scripts/install-deps.sh          what the build, `scripts/run` and `scripts/test` need
+#   scripts/install-deps.sh --bench  also what the benchmarks' anchors need (gRPC C++, g++)
 set -euo pipefail
 
 packages=(
@@ -9,6 +12,9 @@ packages=(
   python3-venv openssl                                  # grpcio test tooling, test certificates
   docker-compose                                        # validates docker-compose.yml (no engine needed)
 )
+if [[ ${1:-} == --bench ]]; then
+  packages+=(libgrpc++-dev g++ nodejs)                  # the gRPC C++ echo anchor, the bare Node server
+fi
 
 missing=()
 for package in "${packages[@]}"; do
