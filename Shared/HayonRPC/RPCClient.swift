@@ -378,11 +378,10 @@ final class UnaryCallOutcome: Sendable {
 }
 
 /// Collects one unary response on the loop: the initial metadata, exactly one message, then the
-/// status from the trailers. Errors are classified as `ClientCallDelegate` does for streams.
+/// status from the trailers.
 final class UnaryCallDelegate: HTTP2StreamDelegate {
   private let outcome: UnaryCallOutcome
-  private var deframer: MessageDeframer
-  private var httpStatus: String?
+  private var reader: ResponseReader
   private var initial = Metadata()
   private var message: [UInt8]?
   private var extraMessage = false
@@ -391,100 +390,38 @@ final class UnaryCallDelegate: HTTP2StreamDelegate {
 
   init(outcome: UnaryCallOutcome, maxMessageSize: Int, deadline: ContinuousClock.Instant) {
     self.outcome = outcome
-    self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+    self.reader = ResponseReader(maxMessageSize: maxMessageSize)
     self.deadline = deadline
   }
 
   func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply? {
     guard !done else { return nil }
-    switch event {
-    case .headers(let headers, let endStream):
-      if httpStatus == nil {
-        let status = headers[first: ":status"] ?? ""
-        if status.hasPrefix("1") { return nil }  // informational: skip
-        httpStatus = status
-        if headers[first: "grpc-status"] != nil || endStream {
-          finishFromTrailers(headers)  // trailers-only
-          return nil
-        }
-        if status == "200" {
-          guard let type = headers[first: "content-type"], GRPCContentType.subtype(of: type) != nil else {
-            finish(RPCError(.unknown, "response content-type is not application/grpc"), Metadata())
-            return .reset(.cancel)
-          }
-        }
-        initial = ClientCallDelegate.metadata(from: headers)
-        return nil
-      }
-      finishFromTrailers(headers)
-      return nil
-    case .data(let bytes):
-      guard httpStatus == "200" else { return nil }
-      do {
-        try deframer.feed(bytes) { received in
-          if message == nil { message = received } else { extraMessage = true }
-        }
-      } catch {
-        switch error {
-        case .messageTooLarge(let length, let limit):
-          finish(RPCError(.resourceExhausted, "response message of \(length) bytes exceeds the limit of \(limit) bytes"), Metadata())
-        default:
-          finish(RPCError(.internal, "malformed response message: \(error)"), Metadata())
-        }
-        return .reset(.cancel)
-      }
+    let step = reader.read(event) { received in
+      if message == nil { message = received } else { extraMessage = true }
+    }
+    switch step {
+    case .none:
       if extraMessage {
         finish(RPCError(.internal, "server sent more than one response to a unary call"), Metadata())
         return .reset(.cancel)
       }
       return nil
-    case .end:
-      finishFromTrailers([])
+    case .initial(let metadata):
+      initial = metadata
       return nil
+    case .ended(let error, let trailing):
+      finish(error, trailing)
+      return nil
+    case .failed(let error):
+      finish(error, Metadata())
+      return .reset(.cancel)
     }
   }
 
   func closed(_ reason: HTTP2StreamCloseReason) {
     guard !done else { return }
-    switch reason {
-    case .finished: finish(RPCError(.unknown, "stream ended without a grpc-status"), Metadata())
-    case .timedOut: finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
-    case .refusedByGoaway:
-      finish(RPCError(.unavailable, "the server is going away and did not process the call"), Metadata(), reachedServer: false)
-    case .connectionClosed: finish(RPCError(.unavailable, "the connection closed during the call"), Metadata())
-    case .reset(.cancel) where ContinuousClock.now >= deadline:
-      finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
-    case .reset(let code):
-      finish(ClientCallDelegate.error(forReset: code), Metadata(), reachedServer: code != .refusedStream)
-    }
-  }
-
-  private func finishFromTrailers(_ headers: [HTTP2Header]) {
-    if let text = headers[first: "grpc-status"] {
-      let trailing = ClientCallDelegate.metadata(from: headers)
-      guard let value = Int(text), let code = RPCStatusCode(rawValue: value) else {
-        finish(RPCError(.unknown, "unparseable grpc-status '\(text.prefix(16))'"), trailing)
-        return
-      }
-      if code == .ok {
-        do {
-          try deframer.finish()
-        } catch {
-          finish(RPCError(.internal, "response ended inside a message"), trailing)
-          return
-        }
-        finish(nil, trailing)
-      } else {
-        let message = headers[first: "grpc-message"].map(StatusMessage.decode) ?? ""
-        finish(RPCError(code, message, metadata: trailing), trailing)
-      }
-      return
-    }
-    let status = httpStatus ?? ""
-    finish(
-      RPCError(
-        ClientCallDelegate.code(forHTTPStatus: status), status == "200" ? "response had no grpc-status" : "HTTP status \(status)"),
-      Metadata())
+    let failure = CallEnding.failure(closedBy: reason, deadline: deadline)
+    finish(failure.error, Metadata(), reachedServer: failure.reachedServer)
   }
 
   private func finish(_ error: RPCError?, _ trailing: Metadata, reachedServer: Bool = true) {
@@ -558,105 +495,152 @@ final class ReceiveGate: Sendable {
 final class ClientCallDelegate: HTTP2StreamDelegate {
   let gate = ReceiveGate()
   private let continuation: AsyncStream<ClientCallEvent>.Continuation
-  private var deframer: MessageDeframer
-  private var httpStatus: String?
+  private var reader: ResponseReader
   private var done = false
-
   private let deadline: ContinuousClock.Instant
 
   init(continuation: AsyncStream<ClientCallEvent>.Continuation, maxMessageSize: Int, deadline: ContinuousClock.Instant) {
     self.continuation = continuation
-    self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+    self.reader = ResponseReader(maxMessageSize: maxMessageSize)
     self.deadline = deadline
   }
 
   func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply? {
     guard !done else { return nil }
-    switch event {
-    case .headers(let headers, let endStream):
-      if httpStatus == nil {
-        let status = headers[first: ":status"] ?? ""
-        if status.hasPrefix("1") { return nil }  // informational: skip
-        httpStatus = status
-        if headers[first: "grpc-status"] != nil || endStream {
-          finishFromTrailers(headers)  // trailers-only
-          return nil
-        }
-        if status == "200" {
-          guard let type = headers[first: "content-type"], GRPCContentType.subtype(of: type) != nil else {
-            finish(RPCError(.unknown, "response content-type is not application/grpc"), Metadata())
-            return .reset(.cancel)
-          }
-        }
-        continuation.yield(.headers(Self.metadata(from: headers)))
-        return nil
-      }
-      finishFromTrailers(headers)
+    let step = reader.read(event) { message in
+      gate.queued(message.count + MessageFraming.prefixLength)
+      continuation.yield(.message(message))
+    }
+    switch step {
+    case .none:
       return nil
-    case .data(let bytes):
-      guard httpStatus == "200" else { return nil }
-      do {
-        try deframer.feed(bytes) { message in
-          gate.queued(message.count + MessageFraming.prefixLength)
-          continuation.yield(.message(message))
-        }
-      } catch {
-        switch error {
-        case .messageTooLarge(let length, let limit):
-          finish(RPCError(.resourceExhausted, "response message of \(length) bytes exceeds the limit of \(limit) bytes"), Metadata())
-        default:
-          finish(RPCError(.internal, "malformed response message: \(error)"), Metadata())
-        }
-        return .reset(.cancel)
-      }
+    case .initial(let metadata):
+      continuation.yield(.headers(metadata))
       return nil
-    case .end:
-      finishFromTrailers([])
+    case .ended(let error, let trailing):
+      finish(error, trailing)
       return nil
+    case .failed(let error):
+      finish(error, Metadata())
+      return .reset(.cancel)
     }
   }
 
   func closed(_ reason: HTTP2StreamCloseReason) {
     guard !done else { return }
-    switch reason {
-    case .finished: finish(RPCError(.unknown, "stream ended without a grpc-status"), Metadata())
-    case .timedOut: finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
-    case .refusedByGoaway:
-      finish(RPCError(.unavailable, "the server is going away and did not process the call"), Metadata(), reachedServer: false)
-    case .connectionClosed: finish(RPCError(.unavailable, "the connection closed during the call"), Metadata())
-    case .reset(.cancel) where ContinuousClock.now >= deadline:
-      // The server enforced our deadline before our own timer fired: report it as what it is.
-      finish(RPCError(.deadlineExceeded, "deadline exceeded"), Metadata())
-    case .reset(let code): finish(Self.error(forReset: code), Metadata(), reachedServer: code != .refusedStream)
+    let failure = CallEnding.failure(closedBy: reason, deadline: deadline)
+    finish(failure.error, Metadata(), reachedServer: failure.reachedServer)
+  }
+
+  private func finish(_ error: RPCError?, _ trailing: Metadata, reachedServer: Bool = true) {
+    guard !done else { return }
+    done = true
+    continuation.yield(.finished(error, trailing: trailing, reachedServer: reachedServer))
+    continuation.finish()
+  }
+}
+
+/// The response side of a client call, read the same way by the unary and the streaming
+/// delegates: skips informational heads, checks the content-type, deframes messages, and reads the
+/// status from the trailers (or a trailers-only head). A value-type state machine on the loop.
+struct ResponseReader {
+  enum Step {
+    /// Nothing for the delegate to do.
+    case none
+    /// The response head arrived, with this custom metadata.
+    case initial(Metadata)
+    /// The call ended: no error for status OK.
+    case ended(RPCError?, trailing: Metadata)
+    /// The response is malformed: the call fails and the stream should be reset.
+    case failed(RPCError)
+  }
+
+  private var deframer: MessageDeframer
+  private var httpStatus: String?
+
+  init(maxMessageSize: Int) {
+    deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+  }
+
+  /// Reads one stream event; complete messages go to `deliver`.
+  mutating func read(_ event: HTTP2StreamEvent, deliver: ([UInt8]) -> Void) -> Step {
+    switch event {
+    case .headers(let headers, let endStream):
+      guard httpStatus == nil else { return ended(trailers: headers) }
+      let status = headers[first: ":status"] ?? ""
+      if status.hasPrefix("1") { return .none }  // informational: skip
+      httpStatus = status
+      if headers[first: "grpc-status"] != nil || endStream { return ended(trailers: headers) }  // trailers-only
+      if status == "200" {
+        guard let type = headers[first: "content-type"], GRPCContentType.subtype(of: type) != nil else {
+          return .failed(RPCError(.unknown, "response content-type is not application/grpc"))
+        }
+      }
+      return .initial(CallEnding.metadata(from: headers))
+    case .data(let bytes):
+      guard httpStatus == "200" else { return .none }
+      do {
+        try deframer.feed(bytes, deliver: deliver)
+      } catch {
+        switch error {
+        case .messageTooLarge(let length, let limit):
+          return .failed(RPCError(.resourceExhausted, "response message of \(length) bytes exceeds the limit of \(limit) bytes"))
+        default:
+          return .failed(RPCError(.internal, "malformed response message: \(error)"))
+        }
+      }
+      return .none
+    case .end:
+      return ended(trailers: [])
     }
   }
 
-  private func finishFromTrailers(_ headers: [HTTP2Header]) {
-    if let text = headers[first: "grpc-status"] {
-      let trailing = Self.metadata(from: headers)
-      guard let value = Int(text), let code = RPCStatusCode(rawValue: value) else {
-        finish(RPCError(.unknown, "unparseable grpc-status '\(text.prefix(16))'"), trailing)
-        return
-      }
-      if code == .ok {
-        do {
-          try deframer.finish()
-        } catch {
-          finish(RPCError(.internal, "response ended inside a message"), trailing)
-          return
-        }
-        finish(nil, trailing)
-      } else {
-        let message = headers[first: "grpc-message"].map(StatusMessage.decode) ?? ""
-        finish(RPCError(code, message, metadata: trailing), trailing)
-      }
-      return
+  private mutating func ended(trailers headers: [HTTP2Header]) -> Step {
+    let (error, trailing) = CallEnding.status(trailers: headers, httpStatus: httpStatus)
+    if error == nil, (try? deframer.finish()) == nil {
+      return .ended(RPCError(.internal, "response ended inside a message"), trailing: trailing)
     }
-    // No grpc-status: synthesise one from the HTTP status.
-    let status = httpStatus ?? ""
-    finish(
-      RPCError(Self.code(forHTTPStatus: status), status == "200" ? "response had no grpc-status" : "HTTP status \(status)"),
-      Metadata())
+    return .ended(error, trailing: trailing)
+  }
+}
+
+/// How a call's stream ended, as the caller sees it: the rules both the unary and the streaming
+/// delegates follow.
+enum CallEnding {
+  /// The failure for a stream that closed before its trailers arrived, and whether the server
+  /// may have processed the call (a retry of a non-idempotent call must not happen if it did).
+  static func failure(
+    closedBy reason: HTTP2StreamCloseReason, deadline: ContinuousClock.Instant
+  ) -> (error: RPCError, reachedServer: Bool) {
+    switch reason {
+    case .finished: return (RPCError(.unknown, "stream ended without a grpc-status"), true)
+    case .timedOut: return (RPCError(.deadlineExceeded, "deadline exceeded"), true)
+    case .refusedByGoaway: return (RPCError(.unavailable, "the server is going away and did not process the call"), false)
+    case .connectionClosed: return (RPCError(.unavailable, "the connection closed during the call"), true)
+    case .reset(.cancel) where ContinuousClock.now >= deadline:
+      // The server enforced our deadline before our own timer fired: report it as what it is.
+      return (RPCError(.deadlineExceeded, "deadline exceeded"), true)
+    case .reset(let code): return (error(forReset: code), code != .refusedStream)
+    }
+  }
+
+  /// What a trailer block says: no error for `grpc-status: 0`, with the trailing metadata.
+  /// Without a grpc-status, the error is synthesised from the HTTP status.
+  static func status(trailers headers: [HTTP2Header], httpStatus: String?) -> (error: RPCError?, trailing: Metadata) {
+    guard let text = headers[first: "grpc-status"] else {
+      let status = httpStatus ?? ""
+      return (
+        RPCError(code(forHTTPStatus: status), status == "200" ? "response had no grpc-status" : "HTTP status \(status)"),
+        Metadata()
+      )
+    }
+    let trailing = metadata(from: headers)
+    guard let value = Int(text), let code = RPCStatusCode(rawValue: value) else {
+      return (RPCError(.unknown, "unparseable grpc-status '\(text.prefix(16))'"), trailing)
+    }
+    if code == .ok { return (nil, trailing) }
+    let message = headers[first: "grpc-message"].map(StatusMessage.decode) ?? ""
+    return (RPCError(code, message, metadata: trailing), trailing)
   }
 
   /// grpc/grpc `http-grpc-status-mapping`: clients only, when a response carries no grpc-status.
@@ -681,13 +665,7 @@ final class ClientCallDelegate: HTTP2StreamDelegate {
     }
   }
 
-  private func finish(_ error: RPCError?, _ trailing: Metadata, reachedServer: Bool = true) {
-    guard !done else { return }
-    done = true
-    continuation.yield(.finished(error, trailing: trailing, reachedServer: reachedServer))
-    continuation.finish()
-  }
-
+  /// The custom metadata in a header block.
   static func metadata(from headers: [HTTP2Header]) -> Metadata {
     var metadata = Metadata()
     for header in headers where Metadata.isValidCustomName(header.name) {

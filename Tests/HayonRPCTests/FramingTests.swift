@@ -183,7 +183,7 @@ struct ClientStatusMappingTests {
     ("504", .unavailable), ("200", .unknown), ("500", .unknown), ("302", .unknown),
   ])
   func httpStatusWithoutGrpcStatus(_ status: String, _ code: RPCStatusCode) {
-    #expect(ClientCallDelegate.code(forHTTPStatus: status) == code)
+    #expect(CallEnding.code(forHTTPStatus: status) == code)
   }
 
   @Test(arguments: [
@@ -193,6 +193,6 @@ struct ClientStatusMappingTests {
     (.cancel, .cancelled), (.enhanceYourCalm, .resourceExhausted), (.inadequateSecurity, .permissionDenied),
   ])
   func resetCodes(_ reset: HTTP2ErrorCode, _ code: RPCStatusCode) {
-    #expect(ClientCallDelegate.error(forReset: reset).code == code)
+    #expect(CallEnding.error(forReset: reset).code == code)
   }
 }
