@@ -23,6 +23,9 @@ public final class ChildProcess: Sendable {
   private struct Output {
     var stdout = Data()
     var stderr = Data()
+    /// End of file seen on each pipe: everything the child wrote has been collected.
+    var stdoutClosed = false
+    var stderrClosed = false
   }
 
   private final class OutputBox: Sendable {
@@ -46,16 +49,30 @@ public final class ChildProcess: Sendable {
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = stdoutPipe
     process.standardError = stderrPipe
+    // One reader thread per pipe, blocking in read until end of file: every byte the child wrote
+    // is collected, and end of file is always seen (Foundation's readability handlers sometimes
+    // never report it). Threads, not tasks, so no cooperative thread is held.
     let output = outputBox
-    stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
-      let data = handle.availableData
-      if data.isEmpty { handle.readabilityHandler = nil } else { output.state.withLock { $0.stdout.append(data) } }
+    Self.collect(stdoutPipe.fileHandleForReading) { data in
+      output.state.withLock { if let data { $0.stdout.append(data) } else { $0.stdoutClosed = true } }
     }
-    stderrPipe.fileHandleForReading.readabilityHandler = { handle in
-      let data = handle.availableData
-      if data.isEmpty { handle.readabilityHandler = nil } else { output.state.withLock { $0.stderr.append(data) } }
+    Self.collect(stderrPipe.fileHandleForReading) { data in
+      output.state.withLock { if let data { $0.stderr.append(data) } else { $0.stderrClosed = true } }
     }
     try process.run()
+  }
+
+  /// Calls `deliver` with each chunk read from `handle`, then with nil at end of file.
+  private static func collect(_ handle: FileHandle, _ deliver: @escaping @Sendable (Data?) -> Void) {
+    let thread = Thread {
+      while true {
+        let data = handle.availableData
+        if data.isEmpty { break }
+        deliver(data)
+      }
+      deliver(nil)
+    }
+    thread.start()
   }
 
   public var stdoutText: String { outputBox.state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
@@ -88,8 +105,13 @@ public final class ChildProcess: Sendable {
       if ContinuousClock.now >= deadline { return false }
       try? await Task.sleep(for: .milliseconds(10))
     }
-    // Let the pipes deliver what the child wrote last.
     process.waitUntilExit()
+    // Wait until both readers have seen end of file, so the collected output is all the child
+    // wrote (bounded, in case a grandchild still holds a pipe open).
+    let drained = ContinuousClock.now + .seconds(5)
+    while !outputBox.state.withLock({ $0.stdoutClosed && $0.stderrClosed }) && ContinuousClock.now < drained {
+      try? await Task.sleep(for: .milliseconds(5))
+    }
     return true
   }
 
