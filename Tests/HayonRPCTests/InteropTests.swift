@@ -122,7 +122,7 @@ struct InteropTests {
 
   /// Runs `body` against `Tests/Interop/grpcio_json_server.py`, which is always stopped afterwards.
   private func withGrpcioServer<T>(_ body: (SocketAddress) async throws -> T) async throws -> T {
-    try await withChildProcess(testPythonPath, [interopScript("grpcio_json_server.py"), "--token", testToken]) { child in
+    try await withChildProcess(command: testPythonPath, arguments: [interopScript("grpcio_json_server.py"), "--token", testToken]) { child in
       let line = try await child.waitForLine(timeout: .seconds(30)) { $0.hasPrefix("listening on ") }
       let address = try #require(SocketAddress(parsing: String(line.dropFirst("listening on ".count))), "\(line)")
       return try await body(address)

@@ -16,9 +16,10 @@ public struct ChildProcessError: Error, CustomStringConvertible {
   public init(description: String) { self.description = description }
 }
 
-/// A product of this package (a service executable, the sandbox) run as a child: output
-/// collected as it arrives, so a test can wait for a line; always stopped by `terminate()`
-/// (SIGTERM, SIGKILL after a grace period).
+/// A child process for a test: a product of this package (a service executable, the sandbox) or
+/// any command (a stock gRPC server in Python). Output is collected as it arrives, so a test can
+/// wait for a line; always stopped by `terminate()` (stdin closed, SIGTERM, SIGKILL after a grace
+/// period).
 public final class ChildProcess: Sendable {
   private struct Output {
     var stdout = Data()
@@ -36,17 +37,40 @@ public final class ChildProcess: Sendable {
   // Configured before `run()`, afterwards only queried and signalled.
   private let process = Process()
   private let outputBox = OutputBox()
+  /// The write end of the child's stdin, for children that stop when it closes (so they also
+  /// stop if the test process dies); nil when stdin is /dev/null.
+  private let stdin: FileHandle?
 
-  public init(product: String, environment: [String: String]) throws {
-    executable = productsDirectory.appendingPathComponent(product).path
-    guard FileManager.default.isExecutableFile(atPath: executable) else {
-      throw ChildProcessError(description: "\(executable) is missing: run swift build --build-tests first")
+  /// A product of this package, with exactly `environment`.
+  public convenience init(product: String, environment: [String: String]) throws {
+    let path = productsDirectory.appendingPathComponent(product).path
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+      throw ChildProcessError(description: "\(path) is missing: run swift build --build-tests first")
     }
+    try self.init(path: path, arguments: [], environment: environment, stdinPipe: false)
+  }
+
+  /// Any command (found on `PATH` unless it is a path), inheriting this process's environment.
+  /// Its stdin is a pipe that stays open until `terminate()`.
+  public convenience init(command: String, arguments: [String]) throws {
+    try self.init(path: resolveExecutable(command).path, arguments: arguments, environment: nil, stdinPipe: true)
+  }
+
+  private init(path: String, arguments: [String], environment: [String: String]?, stdinPipe: Bool) throws {
+    executable = path
     let stdoutPipe = Pipe()
     let stderrPipe = Pipe()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.environment = environment
-    process.standardInput = FileHandle.nullDevice
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if stdinPipe {
+      let pipe = Pipe()
+      process.standardInput = pipe
+      stdin = pipe.fileHandleForWriting
+    } else {
+      process.standardInput = FileHandle.nullDevice
+      stdin = nil
+    }
     process.standardOutput = stdoutPipe
     process.standardError = stderrPipe
     // One reader thread per pipe, blocking in read until end of file: every byte the child wrote
@@ -83,16 +107,22 @@ public final class ChildProcess: Sendable {
   /// The first complete stdout line starting with `prefix`; fails if the child exits first or
   /// `timeout` passes (polling the collected output, not sleeping for a guessed time).
   public func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async throws -> String {
+    try await waitForLine(timeout: timeout) { $0.hasPrefix(prefix) }
+  }
+
+  /// The first complete stdout line satisfying `predicate`, under the same rules.
+  public func waitForLine(timeout: Duration = .seconds(30), where predicate: (String) -> Bool) async throws -> String {
     let deadline = ContinuousClock.now + timeout
     while true {
       let text = stdoutText
+      // Only lines that already ended with a newline are complete.
       let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).dropLast()
-      if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+      if let line = lines.first(where: { predicate(String($0)) }) { return String(line) }
       if !process.isRunning {
-        throw ChildProcessError(description: "\(executable) exited (\(process.terminationStatus)) before '\(prefix)'\n\(stderrText)")
+        throw ChildProcessError(description: "\(executable) exited (\(process.terminationStatus)) before the expected line\n\(stderrText)")
       }
       if ContinuousClock.now >= deadline {
-        throw ChildProcessError(description: "no '\(prefix)' line from \(executable) within \(timeout)\n\(stderrText)")
+        throw ChildProcessError(description: "no expected line from \(executable) within \(timeout)\n\(stderrText)")
       }
       try await Task.sleep(for: .milliseconds(10))
     }
@@ -124,6 +154,7 @@ public final class ChildProcess: Sendable {
 
   /// SIGTERM, then SIGKILL if it is still running after `grace`. Safe to call more than once.
   public func terminate(grace: Duration = .seconds(10)) async {
+    try? stdin?.close()
     guard process.isRunning else { return }
     process.terminate()
     if await waitForExit(timeout: grace) { return }
@@ -132,11 +163,21 @@ public final class ChildProcess: Sendable {
   }
 }
 
-/// Runs `body` with a started child and always stops it afterwards.
+/// Runs `body` with a started product and always stops it afterwards.
 public func withChildProcess<T>(
   product: String, environment: [String: String], _ body: (ChildProcess) async throws -> T
 ) async throws -> T {
-  let child = try ChildProcess(product: product, environment: environment)
+  try await withStopped(ChildProcess(product: product, environment: environment), body)
+}
+
+/// Runs `body` with a started command and always stops it afterwards.
+public func withChildProcess<T>(
+  command: String, arguments: [String], _ body: (ChildProcess) async throws -> T
+) async throws -> T {
+  try await withStopped(ChildProcess(command: command, arguments: arguments), body)
+}
+
+private func withStopped<T>(_ child: ChildProcess, _ body: (ChildProcess) async throws -> T) async throws -> T {
   do {
     let result = try await body(child)
     await child.terminate()

@@ -1,10 +1,5 @@
 import Foundation
 import HayonTestSupport
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The repository root, found from this file's location (`Tests/HayonRPCTests/Support/`).
 let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
@@ -23,108 +18,6 @@ var testPythonPath: String {
 /// A file under `Tests/Interop/`.
 func interopScript(_ name: String) -> String {
   repositoryRoot.appendingPathComponent("Tests/Interop").appendingPathComponent(name).path
-}
-
-/// A long-running child process with stdin as a pipe (closing it is the child's cue to exit)
-/// and stdout/stderr collected as they arrive, so the caller can wait for a line.
-final class ChildProcess: @unchecked Sendable {
-  // @unchecked: `process` and the pipes are configured before `run()` and only read afterwards;
-  // the collected output is behind a Mutex.
-  private struct Output {
-    var stdout = Data()
-    var stderr = Data()
-    var stdoutClosed = false
-  }
-
-  /// Shared with the pipes' readability handlers (which must not retain the child).
-  private final class OutputBox: Sendable {
-    let state = Mutex(Output())
-  }
-
-  let command: [String]
-  private let process = Process()
-  private let stdinPipe = Pipe()
-  private let stdoutPipe = Pipe()
-  private let stderrPipe = Pipe()
-  private let outputBox = OutputBox()
-  private let stopped = Mutex(false)
-
-  init(_ executable: String, _ arguments: [String]) throws {
-    let url = try resolveExecutable(executable)
-    command = [url.path] + arguments
-    process.executableURL = url
-    process.arguments = arguments
-    process.standardInput = stdinPipe
-    process.standardOutput = stdoutPipe
-    process.standardError = stderrPipe
-    let output = self.outputBox
-    stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
-      let data = handle.availableData
-      if data.isEmpty {
-        handle.readabilityHandler = nil
-        output.state.withLock { $0.stdoutClosed = true }
-      } else {
-        output.state.withLock { $0.stdout.append(data) }
-      }
-    }
-    stderrPipe.fileHandleForReading.readabilityHandler = { handle in
-      let data = handle.availableData
-      if data.isEmpty {
-        handle.readabilityHandler = nil
-      } else {
-        output.state.withLock { $0.stderr.append(data) }
-      }
-    }
-    try process.run()
-  }
-
-  var processIdentifier: Int32 { process.processIdentifier }
-  var isRunning: Bool { process.isRunning }
-  var stdoutText: String { outputBox.state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
-  var stderrText: String { outputBox.state.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
-
-  /// Waits, up to `timeout`, for a complete stdout line satisfying `predicate`. Throws if the
-  /// child exits or closes stdout first, or the time runs out (with what it printed so far).
-  func waitForLine(timeout: Duration, where predicate: (String) -> Bool) async throws -> String {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-      let (text, closed) = outputBox.state.withLock { (String(decoding: $0.stdout, as: UTF8.self), $0.stdoutClosed) }
-      // Only lines that already ended with a newline are complete.
-      let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).dropLast()
-      if let line = lines.first(where: { predicate(String($0)) }) { return String(line) }
-      if closed || !process.isRunning {
-        throw SubprocessError("\(command.joined(separator: " ")) exited before printing the expected line\nstdout: \(text)\nstderr: \(stderrText)")
-      }
-      if ContinuousClock.now >= deadline {
-        throw SubprocessError("no expected line from \(command.joined(separator: " ")) within \(timeout)\nstdout: \(text)\nstderr: \(stderrText)")
-      }
-      try await Task.sleep(for: .milliseconds(10))
-    }
-  }
-
-  /// Closes the child's stdin, sends SIGTERM and waits for it to exit (SIGKILL after `grace`).
-  /// Safe to call more than once.
-  func terminate(grace: Duration = .seconds(5)) async {
-    let first = stopped.withLock { stopped in defer { stopped = true }; return !stopped }
-    if first { try? stdinPipe.fileHandleForWriting.close() }
-    await stopProcess(process, grace: grace)
-  }
-}
-
-/// Starts a child, runs `body`, and always terminates and reaps the child afterwards (also when
-/// `body` throws).
-func withChildProcess<T>(
-  _ executable: String, _ arguments: [String], _ body: (ChildProcess) async throws -> T
-) async throws -> T {
-  let child = try ChildProcess(executable, arguments)
-  do {
-    let result = try await body(child)
-    await child.terminate()
-    return result
-  } catch {
-    await child.terminate()
-    throw error
-  }
 }
 
 /// Runs `body` with a fresh temporary directory, removed afterwards.
