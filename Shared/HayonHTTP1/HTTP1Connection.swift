@@ -263,7 +263,7 @@ actor HTTP1Connection {
   }
 
   private func respondWithError(_ error: HTTP1ParseError) {
-    let response = HTTP1ResponseEncoder.errorResponse(status: error.status, reason: error.reason)
+    let response = HTTP1Server.transportError(status: error.status, reason: error.reason, configuration: configuration)
     startingToQueue()
     _ = HTTP1ResponseEncoder.encode(
       response, method: "GET", version: .http1_1, keepAlive: false, date: dates.current(), into: &outbound)

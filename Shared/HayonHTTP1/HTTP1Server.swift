@@ -63,6 +63,10 @@ public final class HTTP1Server: Sendable {
     /// Takes over connections that speak HTTP/2 (prior knowledge or `Upgrade: h2c`); see
     /// `HTTP1ProtocolHandoff`. Nil: this port speaks HTTP/1.x only.
     package var http2Handoff: (any HTTP1ProtocolHandoff)?
+    /// Extra header fields for the errors this server answers by itself (a request it cannot
+    /// parse, a timeout, overload), which never reach the handler. The gateway adds a fresh
+    /// request id, as on every other response.
+    public var transportErrorHeaders: (@Sendable () -> HTTPFields)?
 
     public init(address: SocketAddress) {
       self.address = address
@@ -120,10 +124,20 @@ public final class HTTP1Server: Sendable {
   /// Number of open connections.
   public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-  private static func overloadedResponse() -> [UInt8] {
+  /// The response to a request that failed before reaching the handler, with the configured
+  /// extra fields.
+  static func transportError(status: Int, reason: String, configuration: Configuration) -> HTTPResponse {
+    var response = HTTP1ResponseEncoder.errorResponse(status: status, reason: reason)
+    if let extra = configuration.transportErrorHeaders?() {
+      for field in extra { response.headers.set(field.name, field.value) }
+    }
+    return response
+  }
+
+  private func overloadedResponse() -> [UInt8] {
     var output = ByteQueue()
     _ = HTTP1ResponseEncoder.encode(
-      HTTP1ResponseEncoder.errorResponse(status: 503, reason: "too many connections"), method: "GET",
+      Self.transportError(status: 503, reason: "too many connections", configuration: configuration), method: "GET",
       version: .http1_1, keepAlive: false, date: HTTPDateCache.format(time(nil)), into: &output)
     return output.withReadableBytes { Array($0) }
   }
@@ -132,7 +146,7 @@ public final class HTTP1Server: Sendable {
     let admitted = state.withLock { !$0.shuttingDown && $0.connections.count < configuration.maxConnections }
     guard admitted else {
       // Best effort, never blocking: a short 503 into the empty send buffer, then close.
-      _ = Self.overloadedResponse().withUnsafeBytes {
+      _ = overloadedResponse().withUnsafeBytes {
         send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
       }
       Glibc.shutdown(fd, Int32(SHUT_WR))

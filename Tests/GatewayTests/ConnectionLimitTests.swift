@@ -84,6 +84,7 @@ struct ConnectionLimitTests {
       try await Task.sleep(for: .milliseconds(200))
       let (text, closed) = try rawExchange(port: stack.port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
       #expect(text.hasPrefix("HTTP/1.1 503 "), "\(text)")
+      #expect(requestId(in: text)?.count == 32, "\(text)")
       #expect(closed)
     }
     try await withStack(server: { $0.http1.maxConnections = 1 }) { stack in

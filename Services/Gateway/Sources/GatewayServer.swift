@@ -45,6 +45,8 @@ public final class GatewayServer: Sendable {
     http1Configuration.address = configuration.address
     http1Configuration.http2Handoff = GatewayHTTP2Handoff(
       acceptor: acceptor, configuration: configuration.http2, adopted: adopted)
+    // Requests refused before routing (unparseable, too slow, over a limit) get a request id too.
+    http1Configuration.transportErrorHeaders = { ["x-request-id": RequestIDs.next()] }
     let isSecure = configuration.tls != nil
     let http1 = HTTP1Server(configuration: http1Configuration, group: group) { request in
       let parsed = GatewayRequest.parse(
@@ -182,7 +184,8 @@ struct GatewayStreamAcceptor: HTTP2StreamAcceptor {
   ) {
     if head.headerListTooLarge {
       let error = APIError(status: 431, code: "request_header_fields_too_large", message: "the header list is too large")
-      return (nil, Self.reply(error.response, isHead: false))
+      // The headers were dropped, the client's request id with them: a new one.
+      return (nil, Self.reply(gateway.rejected(error, headers: HTTPFields()), isHead: false))
     }
     var head = head
     head.isSecure = head.isSecure || isSecure
@@ -232,7 +235,7 @@ final class GatewayStreamDelegate: HTTP2StreamDelegate {
     case .data(let bytes):
       if body.count + bytes.count > maxBodyBytes {
         refused = true
-        return GatewayStreamAcceptor.reply(APIError.payloadTooLarge(maxBodyBytes).response, isHead: false)
+        return GatewayStreamAcceptor.reply(gateway.rejected(.payloadTooLarge(maxBodyBytes), headers: clientRequestId), isHead: false)
       }
       body.append(contentsOf: bytes)
       return nil
@@ -242,9 +245,7 @@ final class GatewayStreamDelegate: HTTP2StreamDelegate {
       let isHead = head.method == "HEAD"
       switch request {
       case .failure(let error):
-        var fields = HTTPFields()
-        if let id = head.headers[first: "x-request-id"] { fields.add("x-request-id", id) }
-        return GatewayStreamAcceptor.reply(gateway.rejected(error, headers: fields), isHead: isHead)
+        return GatewayStreamAcceptor.reply(gateway.rejected(error, headers: clientRequestId), isHead: isHead)
       case .success(let request):
         task = Task(executorPreference: stream.connection.loop.taskExecutor) {
           let response = await gateway.handle(request)
@@ -259,6 +260,13 @@ final class GatewayStreamDelegate: HTTP2StreamDelegate {
 
   func closed(_ reason: HTTP2StreamCloseReason) {
     if reason != .finished { task?.cancel() }
+  }
+
+  /// The client's `x-request-id`, for a refusal to reuse when it is sane.
+  private var clientRequestId: HTTPFields {
+    var fields = HTTPFields()
+    if let id = head.headers[first: "x-request-id"] { fields.add("x-request-id", id) }
+    return fields
   }
 
   func makeRequest() -> Result<GatewayRequest, APIError> {
