@@ -404,6 +404,9 @@ public enum Accounts {
 
   public protocol ServiceProtocol: RPCService {
     func getAccount(_ request: GetAccountRequest, context: ServerContext) async throws -> SocialAccount
+    /// What GetAccount answers over RPC: `getAccount`'s document, with its encoding when the
+    /// service keeps one (the default encodes it for each call).
+    func getAccountReply(_ request: GetAccountRequest, context: ServerContext) async throws -> UnaryReply<SocialAccount>
     func markConnected(_ request: MarkConnectedRequest, context: ServerContext) async throws -> SocialAccount
     func markDisconnected(_ request: MarkDisconnectedRequest, context: ServerContext) async throws -> SocialAccount
     func updateProfile(_ request: UpdateProfileRequest, context: ServerContext) async throws -> SocialAccount
@@ -458,8 +461,14 @@ public enum Accounts {
 extension Accounts.ServiceProtocol {
   public var serviceName: String { Accounts.serviceName }
 
+  public func getAccountReply(
+    _ request: Accounts.GetAccountRequest, context: ServerContext
+  ) async throws -> UnaryReply<Accounts.SocialAccount> {
+    UnaryReply(try await getAccount(request, context: context))
+  }
+
   public func registerMethods(with router: inout RPCRouter) {
-    router.register(Accounts.Method.GetAccount.self) { try await self.getAccount($0, context: $1) }
+    router.register(Accounts.Method.GetAccount.self, responding: { try await self.getAccountReply($0, context: $1) })
     router.register(Accounts.Method.MarkConnected.self) { try await self.markConnected($0, context: $1) }
     router.register(Accounts.Method.MarkDisconnected.self) { try await self.markDisconnected($0, context: $1) }
     router.register(Accounts.Method.UpdateProfile.self) { try await self.updateProfile($0, context: $1) }

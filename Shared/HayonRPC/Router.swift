@@ -38,6 +38,22 @@ public struct RPCRouter: Sendable {
         }, requiresAuthentication: true, subtypes: nil))
   }
 
+  /// Registers a unary method whose handler may answer with its response already encoded (see
+  /// `UnaryReply`): a call using that encoding's codec gets those bytes as they are.
+  public mutating func register<M: UnaryMethod>(
+    _ method: M.Type, responding handler: @escaping @Sendable (M.Input, ServerContext) async throws -> UnaryReply<M.Output>
+  ) {
+    add(
+      Route(
+        descriptor: M.descriptor,
+        handler: .unary { bytes, codec, context in
+          let input = try codec.decode(M.Input.self, from: bytes)
+          let response = try await handler(input, context)
+          if let json = response.json, codec is JSONMessageCodec { return json }
+          return try codec.encode(response.value)
+        }, requiresAuthentication: true, subtypes: nil))
+  }
+
   /// Registers a unary method whose handler does not suspend (pure computation on the request,
   /// reads of in-memory state). It runs on the connection's event loop as soon as the request
   /// has arrived and its reply goes out in the same loop iteration, without the cost of a task;
@@ -85,4 +101,24 @@ public struct RPCRouter: Sendable {
   }
 
   func route(for path: String) -> Route? { routes[path] }
+}
+
+/// A unary response, with its JSON encoding when the handler already has it: a handler that
+/// answers many calls with the same value (a cached document) keeps the encoding beside it and
+/// spares each call encoding it again. Calls with another codec get `value` encoded as usual.
+public struct UnaryReply<Output: Encodable & Sendable>: Sendable {
+  public let value: Output
+  /// `value` as `JSONMessageCodec` encodes it.
+  let json: [UInt8]?
+
+  public init(_ value: Output) {
+    self.value = value
+    json = nil
+  }
+
+  /// `json` must be `JSONMessageCodec().encode(value)`, made earlier.
+  public init(_ value: Output, json: [UInt8]) {
+    self.value = value
+    self.json = json
+  }
 }

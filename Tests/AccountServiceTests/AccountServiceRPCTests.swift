@@ -8,6 +8,25 @@ import Testing
 
 @Suite("account-service over RPC")
 struct AccountServiceRPCTests {
+  @Test("GetAccount answers the document's exact JSON, from the cache and after every write")
+  func getAccountBytes() async throws {
+    try await withAccountServer { harness in
+      let user = Sample.userId
+      let codec = JSONMessageCodec()
+      func wire() async throws -> [UInt8] {
+        try await harness.client.rpc.callReturningJSON(Accounts.Method.GetAccount.self, .init(userId: user))
+      }
+      let empty = try codec.encode(Accounts.SocialAccount.empty(userId: user))
+      #expect(try await wire() == empty)  // read from the store
+      #expect(try await wire() == empty)  // from the cache
+      let connected = try await harness.client.markConnected(Sample.connect(.bluesky, platformId: "did:plc:abc123"))
+      #expect(try await wire() == (try codec.encode(connected)))
+      let disconnected = try await harness.client.markDisconnected(.init(userId: user, platform: .bluesky))
+      #expect(try await wire() == (try codec.encode(disconnected)))
+      #expect(try await harness.client.getAccount(.init(userId: user)) == disconnected)
+    }
+  }
+
   @Test("connect, read, health events, list needing reconnection, disconnect")
   func lifecycle() async throws {
     try await withAccountServer { harness in

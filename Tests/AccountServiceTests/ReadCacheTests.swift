@@ -15,6 +15,10 @@ struct ReadCacheTests {
     return account
   }
 
+  static func encoded(_ account: Accounts.SocialAccount) throws -> EncodedAccount {
+    EncodedAccount(account: account, json: try JSONMessageCodec().encode(account))
+  }
+
   @Test("a read overlapping a write is not cached; hits after a fill; writes drop the entry")
   func tickets() throws {
     let cache = AccountReadCache(capacity: 10)
@@ -30,18 +34,19 @@ struct ReadCacheTests {
       return
     }
     cache.writeEnded("u")
-    cache.fill("u", old, ticket: ticket)
+    cache.fill("u", try Self.encoded(old), ticket: ticket)
     guard case .miss(let fresh?) = cache.lookup("u") else {
       Issue.record("the stale read must not have been cached")
       return
     }
     let new = Self.document("u", handle: "new")
-    cache.fill("u", new, ticket: fresh)
+    cache.fill("u", try Self.encoded(new), ticket: fresh)
     guard case .hit(let hit) = cache.lookup("u") else {
       Issue.record("a clean fill is a hit")
       return
     }
-    #expect(hit == new)
+    #expect(hit.account == new)
+    #expect(hit.json == (try JSONMessageCodec().encode(new)))
     cache.writeStarted("u")
     cache.writeEnded("u")
     guard case .miss = cache.lookup("u") else {
@@ -51,7 +56,7 @@ struct ReadCacheTests {
     // Bounded: full, it starts over.
     for index in 0..<25 {
       guard case .miss(let ticket?) = cache.lookup("v\(index)") else { continue }
-      cache.fill("v\(index)", Self.document("v\(index)", handle: "h"), ticket: ticket)
+      cache.fill("v\(index)", try Self.encoded(Self.document("v\(index)", handle: "h")), ticket: ticket)
     }
     var hits = 0
     for index in 0..<25 { if case .hit = cache.lookup("v\(index)") { hits += 1 } }
@@ -78,6 +83,10 @@ struct ReadCacheTests {
       }
       #expect(try await accounts.account(userId: "u1") == written)
       #expect(try await accounts.account(userId: "u1")[.bluesky].profile?.handle == handle)
+      // The encoding kept beside the cached document is the written document's.
+      let encoded = try await accounts.encodedAccount(userId: "u1")
+      #expect(encoded.account == written)
+      #expect(encoded.json == (try JSONMessageCodec().encode(written)))
     }
     // Writers and readers at once; afterwards the cache must agree with the store.
     try await withThrowingTaskGroup(of: Void.self) { group in

@@ -41,15 +41,22 @@ public struct AccountStore: Sendable {
 
   /// The user's document, or the empty one if nothing was ever stored.
   public func account(userId: String) async throws -> Accounts.SocialAccount {
+    try await encodedAccount(userId: userId).account
+  }
+
+  /// The user's document (as `account(userId:)`) with its JSON encoding, which the cache keeps
+  /// beside it: GetAccount answers with those bytes instead of encoding the document per call.
+  public func encodedAccount(userId: String) async throws -> EncodedAccount {
     let ticket: AccountReadCache.Ticket?
     switch cache.lookup(userId) {
-    case .hit(let account): return account
+    case .hit(let cached): return cached
     case .miss(let fillTicket): ticket = fillTicket
     }
     let account =
       try await store.get(StoredAccount.self, from: Self.collection, id: userId)?.value.account ?? .empty(userId: userId)
-    if let ticket { cache.fill(userId, account, ticket: ticket) }
-    return account
+    let encoded = EncodedAccount(account: account, json: try JSONMessageCodec().encode(account))
+    if let ticket { cache.fill(userId, encoded, ticket: ticket) }
+    return encoded
   }
 
   /// Applies `change` to the user's current document (the empty one if none) in one transaction
@@ -141,6 +148,12 @@ struct StoredAccount: Codable, Sendable {
   }
 }
 
+/// A document and its encoding by `JSONMessageCodec`.
+public struct EncodedAccount: Sendable {
+  public let account: Accounts.SocialAccount
+  public let json: [UInt8]
+}
+
 /// The read cache behind `AccountStore.account`: documents by user id, exact as long as every
 /// write is bracketed by `writeStarted` and `writeEnded`.
 ///
@@ -153,13 +166,13 @@ final class AccountReadCache: Sendable {
   struct Ticket: Sendable { fileprivate let generation: UInt64 }
 
   enum Lookup {
-    case hit(Accounts.SocialAccount)
+    case hit(EncodedAccount)
     /// With a ticket when the caller may fill in what it reads.
     case miss(Ticket?)
   }
 
   private struct State {
-    var entries: [String: Accounts.SocialAccount] = [:]
+    var entries: [String: EncodedAccount] = [:]
     var generation: UInt64 = 0
     var writesInFlight = 0
   }
@@ -172,16 +185,16 @@ final class AccountReadCache: Sendable {
   func lookup(_ userId: String) -> Lookup {
     guard capacity > 0 else { return .miss(nil) }
     return state.withLock { state in
-      if let account = state.entries[userId] { return .hit(account) }
+      if let cached = state.entries[userId] { return .hit(cached) }
       return .miss(state.writesInFlight == 0 ? Ticket(generation: state.generation) : nil)
     }
   }
 
-  func fill(_ userId: String, _ account: Accounts.SocialAccount, ticket: Ticket) {
+  func fill(_ userId: String, _ cached: EncodedAccount, ticket: Ticket) {
     state.withLock { state in
       guard state.writesInFlight == 0, state.generation == ticket.generation else { return }
       if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
-      state.entries[userId] = account
+      state.entries[userId] = cached
     }
   }
 

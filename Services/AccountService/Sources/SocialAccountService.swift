@@ -55,6 +55,14 @@ public struct SocialAccountService: Accounts.ServiceProtocol {
     return try await store(context) { try await accounts.account(userId: request.userId) }
   }
 
+  public func getAccountReply(
+    _ request: Accounts.GetAccountRequest, context: ServerContext
+  ) async throws -> UnaryReply<Accounts.SocialAccount> {
+    try AccountValidation.validateUserId(request.userId)
+    let encoded = try await store(context) { try await accounts.encodedAccount(userId: request.userId) }
+    return UnaryReply(encoded.account, json: encoded.json)
+  }
+
   public func markConnected(
     _ request: Accounts.MarkConnectedRequest, context: ServerContext
   ) async throws -> Accounts.SocialAccount {
