@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import HayonHTTP1
 import HayonHTTP2
+import HayonTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -81,7 +82,7 @@ struct ConnectionLimitTests {
         close(first)
         close(second)
       }
-      try await Task.sleep(for: .milliseconds(200))
+      #expect(try await eventually { stack.server.connectionCounts.http1 == 2 }, "both connections accepted")
       let (text, closed) = try rawExchange(port: stack.port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
       #expect(text.hasPrefix("HTTP/1.1 503 "), "\(text)")
       #expect(requestId(in: text)?.count == 32, "\(text)")
@@ -93,7 +94,7 @@ struct ConnectionLimitTests {
       defer { close(held) }
       let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
       _ = preface.withUnsafeBytes { send(held, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-      try await Task.sleep(for: .milliseconds(300))
+      #expect(try await eventually { stack.server.connectionCounts == (http1: 0, http2: 1) }, "handed over to HTTP/2")
       let second = try connectRaw(stack.port)
       defer { close(second) }
       _ = preface.withUnsafeBytes { send(second, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

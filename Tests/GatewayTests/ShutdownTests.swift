@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import HayonTestSupport
 import Synchronization
 import Testing
 
@@ -11,7 +12,8 @@ struct ShutdownTests {
       let user = try await stack.signUp()
       stack.posts.listDelay.withLock { $0 = .milliseconds(800) }
       async let slow = curl("GET", stack.url("/api/posts"), protocol: wire, headers: bearer(user.access))
-      try await Task.sleep(for: .milliseconds(300))
+      // Shutdown begins once the request is in the handler (it stays there 800 ms).
+      #expect(try await eventually { stack.recorder.all.contains { $0.method == "Posts.ListPosts" } })
       let started = ContinuousClock.now
       await stack.server.shutdown()
       let response = try await slow

@@ -1,26 +1,11 @@
 import HayonHTTP2
+import HayonTestSupport
 import Synchronization
 import Testing
 @testable import HayonRPC
 
 @Suite("Flow control")
 struct FlowControlTests {
-  /// Polls `value` until it is non-zero and then stops changing (5 polls in a row), within
-  /// `limit`.
-  private func settled(_ value: () -> Int, limit: Duration = .seconds(10)) async throws -> Int {
-    let deadline = ContinuousClock.now + limit
-    while value() == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-    var last = value()
-    var steady = 0
-    while steady < 5 && ContinuousClock.now < deadline {
-      try await Task.sleep(for: .milliseconds(50))
-      let current = value()
-      steady = current == last ? steady + 1 : 0
-      last = current
-    }
-    return last
-  }
-
   @Test func slowClientHoldsTheServerToTheFlowControlWindow() async throws {
     let probe = ProbeService()
     try await withTestServer(services: [probe]) { _, address in
@@ -36,7 +21,9 @@ struct FlowControlTests {
           }
         }
       }
-      let stalledAt = try await settled { probe.written.load(ordering: .relaxed) }
+      #expect(try await eventually { probe.written.load(ordering: .relaxed) > 0 })
+      let stalledAt = try #require(
+        try await settledValue { probe.written.load(ordering: .relaxed) }, "the server never stopped writing")
       // ~1 KiB messages: a 1 MiB stream window plus the server's 256 KiB per-stream buffer is
       // about 1,300 messages; nowhere near the 20,000 an unbounded client would take.
       #expect(stalledAt > 0)

@@ -3,6 +3,7 @@ import Glibc
 import HayonDiagnostics
 import HayonHTTP2
 @testable import HayonRPC
+import HayonTestSupport
 import Synchronization
 import Testing
 
@@ -79,16 +80,6 @@ private let expandPath = Diagnostics.Method.Expand.descriptor.path
 /// A framed JSON request message.
 private func grpcBody<T: Encodable>(_ message: T) throws -> [UInt8] {
   MessageFraming.frame(Array(try JSONEncoder().encode(message)))
-}
-
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
-private func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws -> Bool {
-  let deadline = ContinuousClock.now + timeout
-  while !condition() {
-    if ContinuousClock.now >= deadline { return false }
-    try await Task.sleep(for: .milliseconds(10))
-  }
-  return true
 }
 
 /// A normal client can still make a call.
@@ -284,18 +275,9 @@ struct HostileClientTests {
       // From here on the socket is never read and no WINDOW_UPDATE is sent.
 
       #expect(try await eventually { probe.writtenCount > 0 || probe.hasEnded })
-      // Wait until the counter stops moving: unchanged for 5 polls 50 ms apart (bounded at 10 s).
-      var last = -1
-      var unchangedPolls = 0
-      let bound = ContinuousClock.now + .seconds(10)
-      while unchangedPolls < 5 && ContinuousClock.now < bound {
-        try await Task.sleep(for: .milliseconds(50))
-        let now = probe.writtenCount
-        unchangedPolls = now == last ? unchangedPolls + 1 : 0
-        last = now
-      }
+      let settled = try await settledValue { probe.writtenCount }
       let stalledAt = probe.writtenCount
-      #expect(unchangedPolls >= 5, "the writer never stalled (at \(stalledAt) messages)")
+      #expect(settled != nil, "the writer never stalled (at \(stalledAt) messages)")
       // Each message is ~1,030 bytes framed: the 65,535-byte flow-control window plus the
       // 256 KiB per-stream buffer hold ~320 of them (317 observed), so the writer must be
       // suspended long before 2,000, let alone 20,000.
@@ -336,15 +318,7 @@ struct HostileClientTests {
         try raw.sendData(streamID: id, try grpcBody(Flood.Request(count: 2_000, size: 1000)), endStream: true)
       }
       #expect(try await eventually { probe.writtenCount > 0 })
-      var last = -1
-      var unchangedPolls = 0
-      let bound = ContinuousClock.now + .seconds(10)
-      while unchangedPolls < 5 && ContinuousClock.now < bound {
-        try await Task.sleep(for: .milliseconds(50))
-        let now = probe.writtenCount
-        unchangedPolls = now == last ? unchangedPolls + 1 : 0
-        last = now
-      }
+      #expect(try await settledValue { probe.writtenCount } != nil, "the writer never stalled")
       // ~1,030 bytes a message: the 1 MiB cap, the 64 KiB connection window and one message
       // per waiting writer come to about 1,100 messages; without the cap it would be ~10,000.
       let stalledAt = probe.writtenCount

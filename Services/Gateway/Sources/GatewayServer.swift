@@ -77,6 +77,9 @@ public final class GatewayServer: Sendable {
     return try await http1.start()
   }
 
+  /// Open connections speaking HTTP/1.1, and those handed over to HTTP/2.
+  public var connectionCounts: (http1: Int, http2: Int) { (http1.connectionCount, adopted.count) }
+
   /// Stops accepting, lets requests in flight finish (up to the grace period), closes the rest.
   public func shutdown() async {
     let grace = configuration.shutdownGracePeriod
@@ -106,6 +109,8 @@ final class AdoptedConnections: Sendable {
       return true
     }
   }
+
+  var count: Int { state.withLock { $0.connections.count } }
 
   func remove(_ id: ObjectIdentifier) {
     _ = state.withLock { $0.connections.removeValue(forKey: id) }
