@@ -22,4 +22,20 @@ public enum Platform: String, Codable, Sendable, Hashable, CaseIterable, CustomS
   }
 
   public var description: String { rawValue }
+
+  /// The names, comma-separated, for messages.
+  public static let knownNames = allCases.map(\.rawValue).joined(separator: ", ")
+
+  /// As the synthesised decoding, with a message a person can act on (the synthesised one reads
+  /// "Cannot initialize Platform from invalid String value …" and echoes the value whole).
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    let name = try container.decode(String.self)
+    guard let platform = Platform(rawValue: name) else {
+      let shown = name.count > 32 ? String(name.prefix(32)) + "…" : name
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "unknown platform '\(shown)'; known: \(Platform.knownNames)")
+    }
+    self = platform
+  }
 }

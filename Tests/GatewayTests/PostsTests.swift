@@ -84,6 +84,15 @@ struct PostsTests {
         #expect(response.status == 400, "\(method) \(path): \(response.status) \(response.text)")
         #expect(response.errorCode == "invalid_argument")
       }
+      // An unknown platform is named, bounded, with the known ones listed.
+      let long = String(repeating: "x", count: 100)
+      let unknown = try await curl(
+        "POST", stack.url("/api/posts"), headers: headers, body: #"{"text":"x","platforms":["bluesky","\#(long)"]}"#)
+      #expect(unknown.status == 400)
+      #expect(
+        unknown.errorMessage
+          == "invalid value at 'platforms.[1]': unknown platform '\(String(repeating: "x", count: 32))…'; known: "
+          + "bluesky, tumblr, facebook, instagram, threads, mastodon")
       let wrongType = try await curl(
         "POST", stack.url("/api/posts"), headers: bearer(user.access).merging(["Content-Type": "text/plain"]) { $1 },
         body: #"{"text":"x","platforms":["bluesky"]}"#)

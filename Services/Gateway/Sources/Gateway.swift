@@ -313,7 +313,7 @@ extension RequestContext {
   func platform() throws(APIError) -> Platform {
     let name = parameter("platform")
     guard let platform = Platform(rawValue: name) else {
-      throw .notFound("unknown platform '\(Gateway.quoted(name))'; known: \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+      throw .notFound("unknown platform '\(Gateway.quoted(name))'; known: \(Platform.knownNames)")
     }
     return platform
   }

@@ -53,7 +53,7 @@ extension Gateway {
   }
 
   static func registerPlatformRoutes(_ router: inout Router) {
-    let platformParameter = ["platform": "One of \(Platform.allCases.map(\.rawValue).joined(separator: ", ")); other names answer 404."]
+    let platformParameter = ["platform": "One of \(Platform.knownNames); other names answer 404."]
 
     router.add(
       "GET", "/api/platform/{platform}/connect",

@@ -360,7 +360,7 @@ extension Gateway {
         operationId: "settingsConnect",
         summary: "The page's Connect / Reconnect button: starts the platform's real sign-in flow.", tag: "settings",
         auth: .session,
-        pathParameters: ["platform": "One of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))."],
+        pathParameters: ["platform": "One of \(Platform.knownNames)."],
         requestBody: .form(schema: "SettingsConnectForm"),
         responses: [
           ResponseSpec(303, "To the platform's authorize page, or back to /settings (Bluesky, errors).", .none, headers: ["Location"])
@@ -413,7 +413,7 @@ extension Gateway {
       "POST", "/settings/disconnect/{platform}",
       RouteSpec(
         operationId: "settingsDisconnect", summary: "The page's Disconnect button.", tag: "settings", auth: .session,
-        pathParameters: ["platform": "One of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))."],
+        pathParameters: ["platform": "One of \(Platform.knownNames)."],
         requestBody: .form(schema: "SettingsForm"),
         responses: [ResponseSpec(303, "Back to /settings.", .none, headers: ["Location"])], errors: formErrors + [404])
     ) { context throws(APIError) in
