@@ -107,6 +107,8 @@ public actor HTTP2Connection {
   /// The stream whose header block is being received. nghttp2 delivers a block's fields one
   /// callback each and never interleaves blocks, so this spares a dictionary lookup per field.
   private var headerBlockStream: (id: Int32, state: StreamState)?
+  /// The block in progress opens a request (server role): the acceptor's field filter applies.
+  private var headerBlockIsNewRequest = false
   /// The fields of that block, so far. One buffer for the connection, kept between blocks, so a
   /// request's fields cost no allocation unless a delegate keeps the array.
   private var headerBlock: [HTTP2Header] = []
@@ -131,6 +133,7 @@ public actor HTTP2Connection {
   /// Writers waiting because the connection as a whole holds too much.
   private var connectionWriters: [CheckedContinuation<Void, any Error>] = []
   private let acceptor: (any HTTP2StreamAcceptor)?
+  private let requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
   private var onClose: [@Sendable () -> Void] = []
   private var connectContinuation: CheckedContinuation<Void, any Error>?
   private var connecting = false
@@ -152,6 +155,7 @@ public actor HTTP2Connection {
     self.role = role
     self.tls = tls
     self.acceptor = acceptor
+    self.requestHeaderFilter = acceptor?.requestHeaderFilter
     self.configuration = configuration
     self.lastActivity = MonotonicClock.now()
   }
@@ -590,6 +594,7 @@ public actor HTTP2Connection {
 
   func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
     headerBlock.removeAll(keepingCapacity: true)
+    headerBlockIsNewRequest = isRequest && role == .server
     if isRequest && role == .server {
       let state = StreamState(openedAt: MonotonicClock.now())
       streams[streamID] = state
@@ -612,6 +617,7 @@ public actor HTTP2Connection {
       state.headerListTooLarge = true
       return 0
     }
+    if headerBlockIsNewRequest, let requestHeaderFilter, !requestHeaderFilter(name) { return 0 }
     headerBlock.append(HTTP2Header(headerNames.text(for: name), headerValues.text(for: value)))
     return 0
   }

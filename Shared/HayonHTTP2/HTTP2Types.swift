@@ -96,6 +96,17 @@ public protocol HTTP2StreamAcceptor: Sendable {
   func accept(_ head: HTTP2RequestHead, stream: HTTP2StreamHandle) -> (
     delegate: (any HTTP2StreamDelegate)?, reply: HTTP2StreamReply?
   )
+
+  /// Which request header fields `accept` reads, by name (lower-case, as HTTP/2 sends them): the
+  /// fields it never reads are not put in `HTTP2RequestHead.headers`, which spares making their
+  /// text on every request. They still count toward the header list limit. Read once per
+  /// connection and called on the loop for each field of a request's header block; nil (the
+  /// default) keeps every field. A plain function, so calling it costs no reference counting.
+  var requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? { get }
+}
+
+extension HTTP2StreamAcceptor {
+  public var requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? { nil }
 }
 
 /// An error from a stream operation.

@@ -61,18 +61,36 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
   /// Byte-level: the server asks this of every request header, so no hashing or allocation.
   public static func isValidCustomName(_ name: String) -> Bool {
     var name = name
-    return name.withUTF8 { bytes in
-      guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
-      for byte in bytes {
-        let allowed =
-          (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2E
-          || byte == 0x2D
-        if !allowed { return false }  // also refuses pseudo-headers (":path")
-      }
-      if bytes.count >= reservedPrefix.count && memcmp(base, reservedPrefix, reservedPrefix.count) == 0 {
-        return false
-      }
-      return !reservedNames.contains { $0.count == bytes.count && memcmp(base, $0, bytes.count) == 0 }
+    return name.withUTF8 { isValidCustomName(UnsafeRawBufferPointer($0)) }
+  }
+
+  /// The same test on the name's bytes.
+  public static func isValidCustomName(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
+    for byte in bytes {
+      let allowed =
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2E
+        || byte == 0x2D
+      if !allowed { return false }  // also refuses pseudo-headers (":path")
+    }
+    if bytes.count >= 5 && bytes.starts(with: "grpc-") { return false }
+    return !isReserved(bytes)
+  }
+
+  /// Headers that belong to the protocol (HTTP/2's or gRPC's), never to an application's
+  /// metadata; by length first, so most names cost one integer compare.
+  private static func isReserved(_ name: UnsafeRawBufferPointer) -> Bool {
+    switch name.count {
+    case 2: name.equals("te")
+    case 4: name.equals("host")
+    case 7: name.equals("upgrade")
+    case 10: name.equals("user-agent") || name.equals("connection") || name.equals("keep-alive")
+    case 12: name.equals("content-type")
+    case 13: name.equals("authorization")
+    case 14: name.equals("content-length")
+    case 16: name.equals("proxy-connection")
+    case 17: name.equals("transfer-encoding")
+    default: false
     }
   }
 
@@ -81,13 +99,18 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     guard value.first != " ", value.last != " " else { return false }
     return value.utf8.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }
   }
+}
 
-  /// Headers that belong to the protocol, never to an application's metadata.
-  private static let reservedNames: [[UInt8]] = [
-    "content-type", "te", "user-agent", "authorization", "content-length", "connection",
-    "transfer-encoding", "host", "keep-alive", "upgrade", "proxy-connection",
-  ].map { Array($0.utf8) }
+extension UnsafeRawBufferPointer {
+  /// The bytes are exactly `text`'s UTF-8.
+  @inline(__always)
+  package func equals(_ text: StaticString) -> Bool {
+    count == text.utf8CodeUnitCount && (count == 0 || memcmp(baseAddress!, text.utf8Start, count) == 0)
+  }
 
-  /// gRPC reserves every `grpc-` name for itself.
-  private static let reservedPrefix = Array("grpc-".utf8)
+  /// The bytes begin with `text`'s UTF-8.
+  @inline(__always)
+  package func starts(with text: StaticString) -> Bool {
+    count >= text.utf8CodeUnitCount && memcmp(baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0
+  }
 }

@@ -134,6 +134,10 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     return (call, nil)
   }
 
+  /// Only the fields `CallHeaderFields` picks up: the rest (`:scheme`, `:authority`, `te`,
+  /// `user-agent`, `content-length`, ...) would be dropped by it anyway.
+  var requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? { CallHeaderFields.reads }
+
   /// HTTP 415 with a plain-text reason: not a gRPC call at all, so no gRPC status.
   private static func unsupportedMediaType(_ reason: String) -> HTTP2StreamReply {
     .respond(
@@ -145,6 +149,18 @@ struct CallAcceptor: HTTP2StreamAcceptor {
 /// The header fields a call is judged by, and its custom metadata, from one pass over the block.
 /// The first occurrence of each field counts.
 struct CallHeaderFields {
+  /// Whether `init` takes anything from a field of this name: the six fields it reads, by the
+  /// same length-first test, and valid custom metadata names.
+  static func reads(_ name: UnsafeRawBufferPointer) -> Bool {
+    switch name.count {
+    case 5 where name.equals(":path"): true
+    case 7 where name.equals(":method"): true
+    case 12 where name.equals("content-type") || name.equals("grpc-timeout"): true
+    case 13 where name.equals("authorization") || name.equals("grpc-encoding"): true
+    default: Metadata.isValidCustomName(name)
+    }
+  }
+
   var method: String?
   var path: String?
   var contentType: String?
