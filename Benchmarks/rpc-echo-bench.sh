@@ -10,6 +10,8 @@
 #   WARMUP [2]  ONLY [ours,grpc,nghttpd]  SKIP_SWIFT_BUILD [0]
 #   KEEP_LOGS [0]  REQUIRE_TARGETS [0]  START_TIMEOUT [30]
 #   PIN [0]  (1 = taskset: servers on SERVER_CPUS [0], h2load on CLIENT_CPUS [last cpu])
+#   LOOPS [1]  event loops of our server (DIAGNOSTICS_LOOPS): one, like nghttpd, because h2load
+#              takes one of the two cores this is run on (see Benchmarks/README.md)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +31,7 @@ KEEP_LOGS=${KEEP_LOGS:-0}
 REQUIRE_TARGETS=${REQUIRE_TARGETS:-0}
 START_TIMEOUT=${START_TIMEOUT:-30}
 PIN=${PIN:-0}
+LOOPS=${LOOPS:-1}
 SERVER_CPUS=${SERVER_CPUS:-0}
 CLIENT_CPUS=${CLIENT_CPUS:-$(($(nproc) - 1))}
 
@@ -42,7 +45,7 @@ die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- arguments
 
-for v in DURATION RUNS CONNECTIONS STREAMS THREADS WARMUP START_TIMEOUT; do
+for v in DURATION RUNS CONNECTIONS STREAMS THREADS WARMUP START_TIMEOUT LOOPS; do
   [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer (got '${!v}')"
 done
 
@@ -200,7 +203,7 @@ declare -A URL=() PID=()
 
 if selected ours; then
   out="$WORK/ours.out"
-  DIAGNOSTICS_LISTEN=127.0.0.1:0 HAYON_RPC_TOKEN=$TOKEN \
+  DIAGNOSTICS_LISTEN=127.0.0.1:0 DIAGNOSTICS_LOOPS=$LOOPS HAYON_RPC_TOKEN=$TOKEN \
     "${SERVER_PREFIX[@]}" "$ROOT/.build/release/diagnostics-server" >"$out" 2>"$out.err" </dev/null &
   pid=$!
   PIDS+=("$pid")
@@ -298,6 +301,7 @@ if [[ $PIN == 1 ]]; then
 else
   SETTINGS+="; unpinned"
 fi
+SETTINGS+="; ours with $LOOPS event loop(s)"
 log "$SETTINGS"
 
 RESULTS="$WORK/results.jsonl"
