@@ -48,6 +48,7 @@ die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 for v in DURATION RUNS CONNECTIONS STREAMS THREADS WARMUP START_TIMEOUT LOOPS; do
   [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer (got '${!v}')"
 done
+((LOOPS <= 256)) || die "LOOPS must be at most 256, as the server accepts (got '$LOOPS')"
 
 declare -A SELECTED=()
 IFS=',' read -r -a _only <<<"$ONLY"

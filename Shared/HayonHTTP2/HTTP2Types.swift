@@ -100,8 +100,9 @@ public protocol HTTP2StreamAcceptor: Sendable {
   /// Which request header fields `accept` reads, by name (lower-case, as HTTP/2 sends them): the
   /// fields it never reads are not put in `HTTP2RequestHead.headers`, which spares making their
   /// text on every request. They still count toward the header list limit. Read once per
-  /// connection and called on the loop for each field of a request's header block; nil (the
-  /// default) keeps every field. A plain function, so calling it costs no reference counting.
+  /// connection and called on the loop for each field of a request's HTTP/2 header block (a
+  /// request upgraded from HTTP/1.1 arrives with all its fields); nil (the default) keeps every
+  /// field. A plain function, so calling it costs no reference counting.
   var requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? { get }
 }
 

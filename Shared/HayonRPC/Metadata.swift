@@ -66,7 +66,7 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
   /// The same test on the name's bytes.
   public static func isValidCustomName(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
+    guard !bytes.isEmpty else { return false }
     for byte in bytes {
       let allowed =
         (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2E
@@ -111,6 +111,7 @@ extension UnsafeRawBufferPointer {
   /// The bytes begin with `text`'s UTF-8.
   @inline(__always)
   package func starts(with text: StaticString) -> Bool {
-    count >= text.utf8CodeUnitCount && memcmp(baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0
+    text.utf8CodeUnitCount == 0
+      || (count >= text.utf8CodeUnitCount && memcmp(baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0)
   }
 }

@@ -108,8 +108,8 @@ public struct RPCRouter: Sendable {
 /// spares each call encoding it again. Calls with another codec get `value` encoded as usual.
 public struct UnaryReply<Output: Encodable & Sendable>: Sendable {
   public let value: Output
-  /// `value` as `JSONMessageCodec` encodes it.
-  let json: [UInt8]?
+  /// `value` as `JSONMessageCodec` encodes it, when the handler had it.
+  public let json: [UInt8]?
 
   public init(_ value: Output) {
     self.value = value

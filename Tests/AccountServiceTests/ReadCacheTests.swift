@@ -1,10 +1,11 @@
 import HayonAccount
 import HayonModel
-import HayonRPC
+import HayonRuntime
 import HayonStore
 import Testing
 
 @testable import AccountService
+@testable import HayonRPC
 
 @Suite("AccountStore's read cache stays exact across writes")
 struct ReadCacheTests {
@@ -66,6 +67,22 @@ struct ReadCacheTests {
       Issue.record("a disabled cache hands out no tickets")
       return
     }
+  }
+
+  @Test("GetAccount's reply carries the document's JSON from the store's cache, not encoded per call")
+  func replyCarriesTheEncoding() async throws {
+    let store = try await SQLiteStore(.inMemory, schema: AccountStore.schema)
+    let accounts = AccountStore(store: store)
+    let service = SocialAccountService(
+      accounts: accounts, clock: TestClock(), logger: Logger(label: "test", minimumLevel: .error, sink: LogCollector().sink))
+    let context = ServerContext(
+      method: Accounts.Method.GetAccount.descriptor, metadata: Metadata(), deadline: nil, isSecure: false)
+    let reply = try await service.getAccountReply(.init(userId: Sample.userId), context: context)
+    #expect(reply.value == .empty(userId: Sample.userId))
+    let cached = try await accounts.encodedAccount(userId: Sample.userId)
+    #expect(reply.json == cached.json)
+    #expect(reply.json == (try JSONMessageCodec().encode(reply.value)))
+    await store.close()
   }
 
   @Test("reads after each write see that write, also with reads running alongside the writes")

@@ -189,7 +189,7 @@ struct GatewayStreamAcceptor: HTTP2StreamAcceptor {
   ) {
     if head.headerListTooLarge {
       let error = APIError(status: 431, code: "request_header_fields_too_large", message: "the header list is too large")
-      // The headers were dropped, the client's request id with them: a new one.
+      // Refused before its fields are read, like an oversized head on HTTP/1.1: a new id.
       return (nil, Self.reply(gateway.rejected(error, headers: HTTPFields()), isHead: false))
     }
     var head = head
@@ -240,7 +240,8 @@ final class GatewayStreamDelegate: HTTP2StreamDelegate {
     case .data(let bytes):
       if body.count + bytes.count > maxBodyBytes {
         refused = true
-        return GatewayStreamAcceptor.reply(gateway.rejected(.payloadTooLarge(maxBodyBytes), headers: clientRequestId), isHead: false)
+        // Over a size limit, like an oversized body on HTTP/1.1 (which the parser refuses): a new id.
+        return GatewayStreamAcceptor.reply(gateway.rejected(.payloadTooLarge(maxBodyBytes), headers: HTTPFields()), isHead: false)
       }
       body.append(contentsOf: bytes)
       return nil
