@@ -106,7 +106,7 @@ let package = Package(
     // and running an RPC server until SIGTERM/SIGINT.
     .target(
       name: "HayonRuntime",
-      dependencies: ["HayonRPC", "HayonHTTP2"],
+      dependencies: ["HayonRPC", "HayonHTTP2", "HayonModel"],
       path: "Shared/HayonRuntime",
       swiftSettings: swiftSettings
     ),

@@ -32,11 +32,9 @@ public enum Platform: String, Codable, Sendable, Hashable, CaseIterable, CustomS
     let container = try decoder.singleValueContainer()
     let name = try container.decode(String.self)
     guard let platform = Platform(rawValue: name) else {
-      // At most 32 scalars (a character can hold any number), control characters replaced.
-      let scalars = name.unicodeScalars.prefix(32).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }
-      let shown = String(String.UnicodeScalarView(scalars)) + (name.unicodeScalars.count > 32 ? "…" : "")
       throw DecodingError.dataCorruptedError(
-        in: container, debugDescription: "unknown platform '\(shown)'; known: \(Platform.knownNames)")
+        in: container,
+        debugDescription: "unknown platform '\(quotedForMessage(name, limit: 32))'; known: \(Platform.knownNames)")
     }
     self = platform
   }

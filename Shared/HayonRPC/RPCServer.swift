@@ -149,17 +149,31 @@ struct CallAcceptor: HTTP2StreamAcceptor {
 /// The header fields a call is judged by, and its custom metadata, from one pass over the block.
 /// The first occurrence of each field counts.
 struct CallHeaderFields {
-  /// Whether `init` takes anything from a field of this name: the six fields it reads, by the
-  /// same length-first test, and valid custom metadata names.
-  static func reads(_ name: UnsafeRawBufferPointer) -> Bool {
-    switch name.count {
-    case 5 where name.equals(":path"): true
-    case 7 where name.equals(":method"): true
-    case 12 where name.equals("content-type") || name.equals("grpc-timeout"): true
-    case 13 where name.equals("authorization") || name.equals("grpc-encoding"): true
-    default: Metadata.isValidCustomName(name)
+  /// What a field of this name is to a call: the one place the call's field names are listed.
+  private enum Kind {
+    case path, method, contentType, timeout, authorization, encoding
+    /// A valid custom name: the field is metadata.
+    case metadata
+    case ignored
+
+    /// By length first: one integer compare rules out most names before any byte compare.
+    init(_ name: UnsafeRawBufferPointer) {
+      switch name.count {
+      case 5 where name.equals(":path"): self = .path
+      case 7 where name.equals(":method"): self = .method
+      case 12 where name.equals("content-type"): self = .contentType
+      case 12 where name.equals("grpc-timeout"): self = .timeout
+      case 13 where name.equals("authorization"): self = .authorization
+      case 13 where name.equals("grpc-encoding"): self = .encoding
+      // HTTP/2 names arrive lower-case (nghttp2 refuses others), and a valid custom name is
+      // lower-case by definition, so no case folding is needed.
+      default: self = Metadata.isValidCustomName(name) ? .metadata : .ignored
+      }
     }
   }
+
+  /// Whether `init` takes anything from a field of this name.
+  static func reads(_ name: UnsafeRawBufferPointer) -> Bool { Kind(name) != .ignored }
 
   var method: String?
   var path: String?
@@ -171,19 +185,16 @@ struct CallHeaderFields {
 
   init(_ headers: [HTTP2Header]) {
     for header in headers {
-      let name = header.name
-      // By length first: one integer compare rules out most names before any text compare.
-      switch name.utf8.count {
-      case 5 where name == ":path": if path == nil { path = header.value }
-      case 7 where name == ":method": if method == nil { method = header.value }
-      case 12 where name == "content-type": if contentType == nil { contentType = header.value }
-      case 12 where name == "grpc-timeout": if timeout == nil { timeout = header.value }
-      case 13 where name == "authorization": if authorization == nil { authorization = header.value }
-      case 13 where name == "grpc-encoding": if encoding == nil { encoding = header.value }
-      default:
-        // HTTP/2 names arrive lower-case (nghttp2 refuses others), and a valid custom name is
-        // lower-case by definition, so no case folding is needed.
-        if Metadata.isValidCustomName(name) { metadata.appendWireEntry(name, header.value) }
+      var name = header.name
+      switch name.withUTF8({ Kind(UnsafeRawBufferPointer($0)) }) {
+      case .path: if path == nil { path = header.value }
+      case .method: if method == nil { method = header.value }
+      case .contentType: if contentType == nil { contentType = header.value }
+      case .timeout: if timeout == nil { timeout = header.value }
+      case .authorization: if authorization == nil { authorization = header.value }
+      case .encoding: if encoding == nil { encoding = header.value }
+      case .metadata: metadata.appendWireEntry(header.name, header.value)
+      case .ignored: break
       }
     }
   }

@@ -29,13 +29,7 @@ public struct RPCRouter: Sendable {
   public mutating func register<M: UnaryMethod>(
     _ method: M.Type, handler: @escaping @Sendable (M.Input, ServerContext) async throws -> M.Output
   ) {
-    add(
-      Route(
-        descriptor: M.descriptor,
-        handler: .unary { bytes, codec, context in
-          let input = try codec.decode(M.Input.self, from: bytes)
-          return try codec.encode(try await handler(input, context))
-        }, requiresAuthentication: true, subtypes: nil))
+    register(method, responding: { UnaryReply(try await handler($0, $1)) })
   }
 
   /// Registers a unary method whose handler may answer with its response already encoded (see

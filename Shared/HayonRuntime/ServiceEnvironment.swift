@@ -1,5 +1,6 @@
 import Foundation
 import HayonHTTP2
+import HayonModel
 import HayonRPC
 
 /// A configuration variable that is missing or malformed. The message names the variable and
@@ -181,10 +182,7 @@ public struct ServiceEnvironment: Sendable {
   // MARK: Helpers
 
   /// Non-secret values in messages: bounded, control characters replaced.
-  static func quoted(_ text: String) -> String {
-    let bounded = text.count > 120 ? String(text.prefix(120)) + "…" : text
-    return String(String.UnicodeScalarView(bounded.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
-  }
+  static func quoted(_ text: String) -> String { quotedForMessage(text, limit: 120) }
 
   static func decodeBase64(_ text: String) -> [UInt8]? {
     var standard = text.replacing("-", with: "+").replacing("_", with: "/")

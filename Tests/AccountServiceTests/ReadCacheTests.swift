@@ -89,8 +89,8 @@ struct ReadCacheTests {
   func readsSeeWrites() async throws {
     let store = try await SQLiteStore(.inMemory, schema: AccountStore.schema)
     let accounts = AccountStore(store: store)
-    #expect(try await accounts.account(userId: "u1") == .empty(userId: "u1"))
-    #expect(try await accounts.account(userId: "u1") == .empty(userId: "u1"))  // cached
+    #expect(try await accounts.encodedAccount(userId: "u1").account == .empty(userId: "u1"))
+    #expect(try await accounts.encodedAccount(userId: "u1").account == .empty(userId: "u1"))  // cached
     for round in 0..<20 {
       let handle = "h\(round)"
       let written = try await accounts.modify(userId: "u1") { account throws(RPCError) in
@@ -98,8 +98,8 @@ struct ReadCacheTests {
           platform: .bluesky, connected: true, platformId: "did:plc:x", profile: Accounts.Profile(handle: handle),
           health: nil, platformFields: nil, connectedAt: nil)
       }
-      #expect(try await accounts.account(userId: "u1") == written)
-      #expect(try await accounts.account(userId: "u1")[.bluesky].profile?.handle == handle)
+      #expect(try await accounts.encodedAccount(userId: "u1").account == written)
+      #expect(try await accounts.encodedAccount(userId: "u1").account[.bluesky].profile?.handle == handle)
       // The encoding kept beside the cached document is the written document's.
       let encoded = try await accounts.encodedAccount(userId: "u1")
       #expect(encoded.account == written)
@@ -113,13 +113,13 @@ struct ReadCacheTests {
             account[.mastodon].platformId = "m\(round)"
           }
         }
-        group.addTask { _ = try await accounts.account(userId: "u2") }
+        group.addTask { _ = try await accounts.encodedAccount(userId: "u2").account }
       }
       try await group.waitForAll()
     }
     let stored = try await store.get(StoredAccount.self, from: AccountStore.collection, id: "u2")?.value.account
-    #expect(try await accounts.account(userId: "u2") == stored)
-    #expect(try await accounts.account(userId: "u1")[.bluesky].profile?.handle == "h19")
+    #expect(try await accounts.encodedAccount(userId: "u2").account == stored)
+    #expect(try await accounts.encodedAccount(userId: "u1").account[.bluesky].profile?.handle == "h19")
     await store.close()
   }
 }

@@ -39,13 +39,9 @@ public struct AccountStore: Sendable {
   // Methods throw `RPCError` for what the caller did (a change refused, a bad page token) and
   // `StoreError` for the store's own failures; `rpcError(_:)` says how callers see those.
 
-  /// The user's document, or the empty one if nothing was ever stored.
-  public func account(userId: String) async throws -> Accounts.SocialAccount {
-    try await encodedAccount(userId: userId).account
-  }
-
-  /// The user's document (as `account(userId:)`) with its JSON encoding, which the cache keeps
-  /// beside it: GetAccount answers with those bytes instead of encoding the document per call.
+  /// The user's document, or the empty one if nothing was ever stored, with its JSON encoding,
+  /// which the cache keeps beside it: GetAccount answers with those bytes instead of encoding the
+  /// document per call.
   public func encodedAccount(userId: String) async throws -> EncodedAccount {
     let ticket: AccountReadCache.Ticket?
     switch cache.lookup(userId) {
@@ -154,7 +150,7 @@ public struct EncodedAccount: Sendable {
   public let json: [UInt8]
 }
 
-/// The read cache behind `AccountStore.account`: documents by user id, exact as long as every
+/// The read cache behind `AccountStore.encodedAccount`: documents by user id, exact as long as every
 /// write is bracketed by `writeStarted` and `writeEnded`.
 ///
 /// A read that missed fills its result in only if no write was in flight when it looked and

@@ -51,8 +51,7 @@ public struct SocialAccountService: Accounts.ServiceProtocol {
   }
 
   public func getAccount(_ request: Accounts.GetAccountRequest, context: ServerContext) async throws -> Accounts.SocialAccount {
-    try AccountValidation.validateUserId(request.userId)
-    return try await store(context) { try await accounts.account(userId: request.userId) }
+    try await getAccountReply(request, context: context).value
   }
 
   public func getAccountReply(

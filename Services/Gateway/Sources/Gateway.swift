@@ -179,10 +179,7 @@ public final class Gateway: Sendable {
   }
 
   /// Client-supplied text in a message: bounded, control characters replaced.
-  static func quoted(_ text: String) -> String {
-    let bounded = text.count > 100 ? String(text.prefix(100)) + "…" : text
-    return String(String.UnicodeScalarView(bounded.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
-  }
+  static func quoted(_ text: String) -> String { quotedForMessage(text, limit: 100) }
 }
 
 // MARK: Helpers for routes
