@@ -74,8 +74,6 @@ public actor HTTP2Connection {
   /// instead of copying it in and out of the dictionary.
   final class StreamState {
     var delegate: (any HTTP2StreamDelegate)?
-    var headerBytes = 0
-    var headerListTooLarge = false
     var remoteEnded = false
     var localEnded = false
     var openedAt: UInt64
@@ -103,10 +101,17 @@ public actor HTTP2Connection {
   private let fd: Int32
   private let tls: TLSSession?
   private var session: OpaquePointer?
-  private var streams: [Int32: StreamState] = [:]
-  /// The stream whose header block is being received. nghttp2 delivers a block's fields one
-  /// callback each and never interleaves blocks, so this spares a dictionary lookup per field.
-  private var headerBlockStream: (id: Int32, state: StreamState)?
+  private var streams = StreamTable<StreamState>()
+  /// The stream whose header block is being received (0: none, or one we do not track).
+  /// nghttp2 delivers a block's fields one callback each and never interleaves blocks, so the
+  /// per-field callback checks this number and its size accounting below, and touches no stream
+  /// state: no dictionary lookup, no reference counting per field.
+  private var headerBlockStreamID: Int32 = 0
+  private var headerBlockState: StreamState?
+  /// The block's size as RFC 9113 counts it (name + value + 32 per field), and whether it went
+  /// past `maxHeaderListSize` (fields past the limit are dropped).
+  private var headerBlockBytes = 0
+  private var headerBlockTooLarge = false
   /// The block in progress opens a request (server role): the acceptor's field filter applies.
   private var headerBlockIsNewRequest = false
   /// The fields of that block, so far. One buffer for the connection, kept between blocks, so a
@@ -595,26 +600,33 @@ public actor HTTP2Connection {
   func beginHeaders(streamID: Int32, isRequest: Bool) -> Int32 {
     headerBlock.removeAll(keepingCapacity: true)
     headerBlockIsNewRequest = isRequest && role == .server
+    headerBlockBytes = 0
+    headerBlockTooLarge = false
     if isRequest && role == .server {
       let state = StreamState(openedAt: MonotonicClock.now())
       streams[streamID] = state
-      headerBlockStream = (streamID, state)
+      headerBlockStreamID = streamID
+      headerBlockState = state
     } else if let state = streams[streamID] {
-      state.headerBytes = 0
-      headerBlockStream = (streamID, state)
+      headerBlockStreamID = streamID
+      headerBlockState = state
     } else {
-      headerBlockStream = nil
+      endHeaderBlock()
     }
     return 0
   }
 
+  private func endHeaderBlock() {
+    headerBlockStreamID = 0
+    headerBlockState = nil
+  }
+
   func header(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
     // nghttp2 never interleaves header blocks, so a field always belongs to the current one.
-    guard let current = headerBlockStream, current.id == streamID else { return 0 }
-    let state = current.state
-    state.headerBytes += name.count + value.count + 32
-    if state.headerBytes > configuration.maxHeaderListSize {
-      state.headerListTooLarge = true
+    guard streamID == headerBlockStreamID, streamID != 0 else { return 0 }
+    headerBlockBytes += name.count + value.count + 32
+    if headerBlockBytes > configuration.maxHeaderListSize {
+      headerBlockTooLarge = true
       return 0
     }
     if headerBlockIsNewRequest, let requestHeaderFilter, !requestHeaderFilter(name) { return 0 }
@@ -680,8 +692,9 @@ public actor HTTP2Connection {
     case .ping, .other:
       break
     case .headers(let endStream):
-      let cached = headerBlockStream?.id == streamID ? headerBlockStream?.state : nil
-      headerBlockStream = nil
+      let cached = headerBlockStreamID == streamID ? headerBlockState : nil
+      let tooLarge = headerBlockTooLarge
+      endHeaderBlock()
       guard let state = cached ?? streams[streamID] else { return 0 }
       if endStream { state.remoteEnded = true }
       let headers = headerBlock
@@ -690,7 +703,7 @@ public actor HTTP2Connection {
         // A new request: its head is complete.
         guard let acceptor else { return 0 }
         let head = HTTP2RequestHead(
-          headers: headers, endStream: endStream, headerListTooLarge: state.headerListTooLarge,
+          headers: headers, endStream: endStream, headerListTooLarge: tooLarge,
           isSecure: tls != nil)
         let (delegate, reply) = acceptor.accept(head, stream: handle)
         state.delegate = delegate
@@ -737,7 +750,7 @@ public actor HTTP2Connection {
   }
 
   func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
-    if headerBlockStream?.id == streamID { headerBlockStream = nil }
+    if headerBlockStreamID == streamID { endHeaderBlock() }
     guard let state = streams.removeValue(forKey: streamID) else { return 0 }
     if let timer = state.deadlineTimer { loop.cancelTimer(timer) }
     if state.heldBytes > 0, let session {

@@ -148,7 +148,7 @@ struct CallAcceptor: HTTP2StreamAcceptor {
 
 /// The header fields a call is judged by, and its custom metadata, from one pass over the block.
 /// The first occurrence of each field counts.
-struct CallHeaderFields {
+struct CallHeaderFields: ~Copyable {
   /// What a field of this name is to a call: the one place the call's field names are listed.
   private enum Kind {
     case path, method, contentType, timeout, authorization, encoding

@@ -12,13 +12,22 @@ public struct RPCRouter: Sendable {
     case rawUnary(@Sendable ([UInt8], String, ServerContext) async throws -> [UInt8])
   }
 
-  struct Route: Sendable {
+  /// A class: every call holds its route, and one reference is cheaper to hold and let go of
+  /// than a copy of all these fields.
+  final class Route: Sendable {
     let descriptor: MethodDescriptor
     let handler: Handler
     /// Health probes carry no credentials, so the health service opts out.
     let requiresAuthentication: Bool
     /// Content-type subtypes this route accepts (nil: any registered codec).
     let subtypes: Set<String>?
+
+    init(descriptor: MethodDescriptor, handler: Handler, requiresAuthentication: Bool, subtypes: Set<String>?) {
+      self.descriptor = descriptor
+      self.handler = handler
+      self.requiresAuthentication = requiresAuthentication
+      self.subtypes = subtypes
+    }
   }
 
   private(set) var routes: [String: Route] = [:]
