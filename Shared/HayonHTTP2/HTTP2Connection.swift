@@ -112,7 +112,8 @@ public actor HTTP2Connection {
   /// past `maxHeaderListSize` (fields past the limit are dropped).
   private var headerBlockBytes = 0
   private var headerBlockTooLarge = false
-  /// The block in progress opens a request (server role): the acceptor's field filter applies.
+  /// The block in progress opens a request (server role): the acceptor's field reader, if it
+  /// has one, reads it.
   private var headerBlockIsNewRequest = false
   /// The fields of that block, so far. One buffer for the connection, kept between blocks, so a
   /// request's fields cost no allocation unless a delegate keeps the array.
@@ -138,7 +139,10 @@ public actor HTTP2Connection {
   /// Writers waiting because the connection as a whole holds too much.
   private var connectionWriters: [CheckedContinuation<Void, any Error>] = []
   private let acceptor: (any HTTP2StreamAcceptor)?
-  private let requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+  /// Owns the acceptor's field reader; `requestFieldReader` is the same object, borrowed, so
+  /// the call for each header field retains and releases nothing.
+  private let requestFieldReaderOwner: HTTP2RequestFieldReader?
+  private let requestFieldReader: Unmanaged<HTTP2RequestFieldReader>?
   private var onClose: [@Sendable () -> Void] = []
   private var connectContinuation: CheckedContinuation<Void, any Error>?
   private var connecting = false
@@ -160,7 +164,9 @@ public actor HTTP2Connection {
     self.role = role
     self.tls = tls
     self.acceptor = acceptor
-    self.requestHeaderFilter = acceptor?.requestHeaderFilter
+    let requestFieldReader = acceptor?.makeRequestFieldReader()
+    self.requestFieldReaderOwner = requestFieldReader
+    self.requestFieldReader = requestFieldReader.map { Unmanaged.passUnretained($0) }
     self.configuration = configuration
     self.lastActivity = MonotonicClock.now()
   }
@@ -602,6 +608,7 @@ public actor HTTP2Connection {
     headerBlockIsNewRequest = isRequest && role == .server
     headerBlockBytes = 0
     headerBlockTooLarge = false
+    if headerBlockIsNewRequest, let requestFieldReader { requestFieldReader._withUnsafeGuaranteedRef { $0.reset() } }
     if isRequest && role == .server {
       let state = StreamState(openedAt: MonotonicClock.now())
       streams[streamID] = state
@@ -619,6 +626,7 @@ public actor HTTP2Connection {
   private func endHeaderBlock() {
     headerBlockStreamID = 0
     headerBlockState = nil
+    headerBlockIsNewRequest = false
   }
 
   func header(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int32 {
@@ -629,7 +637,10 @@ public actor HTTP2Connection {
       headerBlockTooLarge = true
       return 0
     }
-    if headerBlockIsNewRequest, let requestHeaderFilter, !requestHeaderFilter(name) { return 0 }
+    if headerBlockIsNewRequest, let requestFieldReader {
+      requestFieldReader._withUnsafeGuaranteedRef { $0.read(name: name, value: value) }
+      return 0
+    }
     headerBlock.append(HTTP2Header(headerNames.text(for: name), headerValues.text(for: value)))
     return 0
   }
@@ -694,17 +705,18 @@ public actor HTTP2Connection {
     case .headers(let endStream):
       let cached = headerBlockStreamID == streamID ? headerBlockState : nil
       let tooLarge = headerBlockTooLarge
+      let opensRequest = headerBlockIsNewRequest
       endHeaderBlock()
       guard let state = cached ?? streams[streamID] else { return 0 }
       if endStream { state.remoteEnded = true }
       let headers = headerBlock
       let handle = HTTP2StreamHandle(connection: self, id: streamID)
-      if role == .server && state.delegate == nil {
+      if opensRequest && state.delegate == nil {
         // A new request: its head is complete.
         guard let acceptor else { return 0 }
         let head = HTTP2RequestHead(
           headers: headers, endStream: endStream, headerListTooLarge: tooLarge,
-          isSecure: tls != nil)
+          isSecure: tls != nil, fieldReader: requestFieldReaderOwner)
         let (delegate, reply) = acceptor.accept(head, stream: handle)
         state.delegate = delegate
         if let reply { apply(reply, on: streamID) }

@@ -86,6 +86,10 @@ public struct HTTP2RequestHead: Sendable {
   public var headerListTooLarge: Bool
   /// True when the connection is TLS.
   public var isSecure: Bool
+  /// The connection's reader, when the acceptor made one (`makeRequestFieldReader`) and the
+  /// request arrived on HTTP/2: it has read every field of this request's header block, and
+  /// `headers` is empty. Nil for a request upgraded from HTTP/1.1, whose fields are in `headers`.
+  public var fieldReader: HTTP2RequestFieldReader?
   public var method: String? { headers[first: ":method"] }
   public var path: String? { headers[first: ":path"] }
 }
@@ -97,17 +101,34 @@ public protocol HTTP2StreamAcceptor: Sendable {
     delegate: (any HTTP2StreamDelegate)?, reply: HTTP2StreamReply?
   )
 
-  /// Which request header fields `accept` reads, by name (lower-case, as HTTP/2 sends them): the
-  /// fields it never reads are not put in `HTTP2RequestHead.headers`, which spares making their
-  /// text on every request. They still count toward the header list limit. Read once per
-  /// connection and called on the loop for each field of a request's HTTP/2 header block (a
-  /// request upgraded from HTTP/1.1 arrives with all its fields); nil (the default) keeps every
-  /// field. A plain function, so calling it costs no reference counting.
-  var requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? { get }
+  /// A reader for the header fields of new requests, made once per connection; nil (the
+  /// default) has every field made into text in `HTTP2RequestHead.headers`.
+  func makeRequestFieldReader() -> HTTP2RequestFieldReader?
 }
 
 extension HTTP2StreamAcceptor {
-  public var requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? { nil }
+  public func makeRequestFieldReader() -> HTTP2RequestFieldReader? { nil }
+}
+
+/// Reads each new request's header fields as bytes, as nghttp2 hands them over, for an acceptor
+/// that needs a few of them in its own form: it compares and keeps what it needs, and nothing
+/// else becomes a String. Most of a request's fields are the same on every call, so this spares
+/// a String, an array slot and their reference counting per field.
+///
+/// One per connection, reused for every request on it: HTTP/2 never interleaves header blocks,
+/// and the acceptor has taken what it needs by the time the next block begins. Used only on the
+/// connection's event loop (hence `Sendable` without locks: it never leaves that thread).
+///
+/// A class to subclass rather than a protocol: the connection calls it for every field, and a
+/// class reference can be borrowed for the call (`Unmanaged`) where an existential is retained
+/// and released around each one.
+open class HTTP2RequestFieldReader: @unchecked Sendable {
+  public init() {}
+  /// A new request's header block begins: forget the previous one.
+  open func reset() {}
+  /// One field, in order; both buffers are valid only during the call. Fields past the header
+  /// list limit are not delivered (the head says `headerListTooLarge`).
+  open func read(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {}
 }
 
 /// An error from a stream operation.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HayonHTTP2
 import Synchronization
 
@@ -89,21 +92,18 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     if head.headerListTooLarge {
       return refuse(.resourceExhausted, "request header list exceeds \(configuration.connection.maxHeaderListSize) bytes")
     }
-    // One pass over the header block picks out what a call needs and collects the rest as
-    // metadata; this runs for every call, so no repeated scans.
-    let fields = CallHeaderFields(head.headers)
-    guard let contentType = fields.contentType, let subtype = GRPCContentType.subtype(of: contentType) else {
+    // The connection's reader has classified the fields as they arrived (a request upgraded
+    // from HTTP/1.1 has them in `head.headers` and is read here the same way).
+    let fields = (head.fieldReader as? CallFieldReader) ?? CallFieldReader(reading: head.headers, for: self)
+    guard let subtype = fields.subtype else {
       return (nil, Self.unsupportedMediaType("unsupported content-type: gRPC calls use application/grpc"))
     }
-    guard fields.method == "POST" else { return refuse(.invalidArgument, "gRPC calls must use POST") }
-    let path = fields.path ?? ""
-    guard let route = router.route(for: path) else {
-      return refuse(.unimplemented, "unknown method \(String(path.prefix(200)))")
+    guard fields.methodIsPost == true else { return refuse(.invalidArgument, "gRPC calls must use POST") }
+    guard let route = fields.route else {
+      return refuse(.unimplemented, "unknown method \(String(fields.path.prefix(200)))")
     }
-    if route.requiresAuthentication {
-      guard let credential = configuration.credential, credential.matches(fields.authorization) else {
-        return refuse(.unauthenticated, "missing or invalid credentials")
-      }
+    if route.requiresAuthentication && !fields.authorized {
+      return refuse(.unauthenticated, "missing or invalid credentials")
     }
     let codec: (any MessageCodec)?
     if let subtypes = route.subtypes {
@@ -126,7 +126,7 @@ struct CallAcceptor: HTTP2StreamAcceptor {
       timeout = parsed
       deadline = .now + parsed
     }
-    let context = ServerContext(method: route.descriptor, metadata: fields.metadata, deadline: deadline, isSecure: head.isSecure)
+    let context = ServerContext(method: route.descriptor, metadata: fields.takeMetadata(), deadline: deadline, isSecure: head.isSecure)
     let call = ServerCall(
       route: route, codec: codec, subtype: subtype, context: context, stream: stream,
       maxMessageSize: configuration.maxMessageSize)
@@ -134,9 +134,7 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     return (call, nil)
   }
 
-  /// Only the fields `CallHeaderFields` picks up: the rest (`:scheme`, `:authority`, `te`,
-  /// `user-agent`, `content-length`, ...) would be dropped by it anyway.
-  var requestHeaderFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? { CallHeaderFields.reads }
+  func makeRequestFieldReader() -> HTTP2RequestFieldReader? { CallFieldReader(for: self) }
 
   /// HTTP 415 with a plain-text reason: not a gRPC call at all, so no gRPC status.
   private static func unsupportedMediaType(_ reason: String) -> HTTP2StreamReply {
@@ -146,11 +144,19 @@ struct CallAcceptor: HTTP2StreamAcceptor {
   }
 }
 
-/// The header fields a call is judged by, and its custom metadata, from one pass over the block.
-/// The first occurrence of each field counts.
-struct CallHeaderFields: ~Copyable {
+/// What a call is judged by, read from its request's header fields as they arrive: the route its
+/// `:path` names, whether `:method` is POST, the codec subtype of its `content-type`, whether its
+/// `authorization` carries our credential, its `grpc-timeout` and `grpc-encoding`, and its custom
+/// metadata. The first occurrence of each field counts; fields no call reads (`:scheme`,
+/// `:authority`, `te`, `user-agent`, ...) cost a length compare.
+///
+/// The fields that are the same on every call of a connection are compared as bytes and never
+/// become Strings: the path against the last one seen (the route is kept beside it), the common
+/// content-types against their literals, the credential in constant time. One per connection
+/// (see `HTTP2RequestFieldReader`), so only its own loop thread ever touches it.
+final class CallFieldReader: HTTP2RequestFieldReader, @unchecked Sendable {
   /// What a field of this name is to a call: the one place the call's field names are listed.
-  private enum Kind {
+  private enum Kind: UInt8 {
     case path, method, contentType, timeout, authorization, encoding
     /// A valid custom name: the field is metadata.
     case metadata
@@ -172,31 +178,110 @@ struct CallHeaderFields: ~Copyable {
     }
   }
 
-  /// Whether `init` takes anything from a field of this name.
-  static func reads(_ name: UnsafeRawBufferPointer) -> Bool { Kind(name) != .ignored }
+  private let router: RPCRouter
+  private let credential: BearerCredential?
 
-  var method: String?
-  var path: String?
-  var contentType: String?
-  var authorization: String?
-  var encoding: String?
-  var timeout: String?
-  var metadata = Metadata()
+  /// nil: no `:method` field.
+  private(set) var methodIsPost: Bool?
+  /// The `:path` ("" when missing) and the route it names.
+  private(set) var path = ""
+  private(set) var route: RPCRouter.Route?
+  /// The codec subtype of a gRPC `content-type` ("" for plain `application/grpc`); nil when the
+  /// field is missing or not gRPC.
+  private(set) var subtype: String?
+  /// The first `authorization` field presented our credential.
+  private(set) var authorized = false
+  private(set) var timeout: String?
+  private(set) var encoding: String?
+  private var metadata = Metadata()
+  /// The kinds of field read so far, one bit each.
+  private var seen: UInt8 = 0
 
-  init(_ headers: [HTTP2Header]) {
+  /// The last path this connection asked for, as bytes, with its text and route: a client
+  /// calls the same few methods over and over.
+  private var lastPathBytes: [UInt8] = []
+  private var lastPath = ""
+  private var lastRoute: RPCRouter.Route?
+
+  init(for acceptor: CallAcceptor) {
+    router = acceptor.router
+    credential = acceptor.configuration.credential
+    super.init()
+  }
+
+  /// A reader that has read `headers` (a request upgraded from HTTP/1.1).
+  convenience init(reading headers: [HTTP2Header], for acceptor: CallAcceptor) {
+    self.init(for: acceptor)
     for header in headers {
       var name = header.name
-      switch name.withUTF8({ Kind(UnsafeRawBufferPointer($0)) }) {
-      case .path: if path == nil { path = header.value }
-      case .method: if method == nil { method = header.value }
-      case .contentType: if contentType == nil { contentType = header.value }
-      case .timeout: if timeout == nil { timeout = header.value }
-      case .authorization: if authorization == nil { authorization = header.value }
-      case .encoding: if encoding == nil { encoding = header.value }
-      case .metadata: metadata.appendWireEntry(header.name, header.value)
-      case .ignored: break
+      var value = header.value
+      name.withUTF8 { name in
+        value.withUTF8 { value in read(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
       }
     }
+  }
+
+  override func reset() {
+    methodIsPost = nil
+    path = ""
+    route = nil
+    subtype = nil
+    authorized = false
+    timeout = nil
+    encoding = nil
+    if !metadata.isEmpty { metadata = Metadata() }
+    seen = 0
+  }
+
+  /// The custom metadata read, handed over (the reader is reused for the next request).
+  func takeMetadata() -> Metadata {
+    defer { if !metadata.isEmpty { metadata = Metadata() } }
+    return metadata
+  }
+
+  override func read(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    let kind = Kind(name)
+    switch kind {
+    case .ignored:
+      return
+    case .metadata:
+      metadata.appendWireEntry(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+      return
+    default:
+      break
+    }
+    let bit: UInt8 = 1 << kind.rawValue
+    guard seen & bit == 0 else { return }
+    seen |= bit
+    switch kind {
+    case .path: readPath(value)
+    case .method: methodIsPost = value.equals("POST")
+    case .contentType:
+      if value.equals("application/grpc") {
+        subtype = ""
+      } else if value.equals("application/grpc+json") {
+        subtype = "json"
+      } else {
+        subtype = GRPCContentType.subtype(of: String(decoding: value, as: UTF8.self))
+      }
+    case .authorization: authorized = credential?.matches(value) ?? false
+    case .timeout: timeout = String(decoding: value, as: UTF8.self)
+    case .encoding: encoding = String(decoding: value, as: UTF8.self)
+    case .metadata, .ignored: break
+    }
+  }
+
+  private func readPath(_ value: UnsafeRawBufferPointer) {
+    let same = lastPathBytes.withUnsafeBytes { last in
+      last.count == value.count && (value.isEmpty || memcmp(last.baseAddress!, value.baseAddress!, value.count) == 0)
+    }
+    if !same {
+      lastPathBytes = Array(value)
+      lastPath = String(decoding: value, as: UTF8.self)
+      lastRoute = router.route(for: lastPath)
+    }
+    path = lastPath
+    route = lastRoute
   }
 }
 
