@@ -5,6 +5,15 @@ import Foundation
 public protocol MessageCodec: Sendable {
   func encode<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8]
   func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RPCError) -> T
+  /// `value` encoded and framed for the wire (`MessageFraming`): what a response sends. The
+  /// default frames `encode(value)`; a codec that can leave room for the prefix spares the copy.
+  func encodeFramed<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8]
+}
+
+extension MessageCodec {
+  public func encodeFramed<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8] {
+    MessageFraming.frame(try encode(value))
+  }
 }
 
 /// JSON, the default: plain `application/grpc` and `application/grpc+json`. Uses the project's
@@ -19,6 +28,18 @@ public struct JSONMessageCodec: MessageCodec {
     } catch {
       throw RPCError(.internal, "failed to encode the response as JSON")
     }
+  }
+
+  /// Encodes after five bytes of room and writes the prefix into them.
+  public func encodeFramed<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8] {
+    var framed: [UInt8]
+    do {
+      framed = try FastJSONEncoder().encode(value, reservingPrefix: MessageFraming.prefixLength)
+    } catch {
+      throw RPCError(.internal, "failed to encode the response as JSON")
+    }
+    MessageFraming.writePrefix(into: &framed)
+    return framed
   }
 
   /// Unparseable bytes are `INTERNAL` (a message parse failure, as the protocol classes it);

@@ -11,6 +11,20 @@ public enum MessageFraming {
     return framed
   }
 
+  /// Fills in the prefix of `framed`: its first `prefixLength` bytes were left for it, and the
+  /// message (uncompressed) is the rest.
+  public static func writePrefix(into framed: inout [UInt8]) {
+    precondition(framed.count >= prefixLength, "no room for the prefix")
+    let length = UInt32(framed.count - prefixLength)
+    framed.withUnsafeMutableBufferPointer { bytes in
+      bytes[0] = 0
+      bytes[1] = UInt8(truncatingIfNeeded: length >> 24)
+      bytes[2] = UInt8(truncatingIfNeeded: length >> 16)
+      bytes[3] = UInt8(truncatingIfNeeded: length >> 8)
+      bytes[4] = UInt8(truncatingIfNeeded: length)
+    }
+  }
+
   public static func append(_ message: [UInt8], to output: inout [UInt8]) {
     let length = UInt32(message.count)
     output.append(0)

@@ -427,7 +427,7 @@ final class ServerCall: HTTP2StreamDelegate {
       // Answered in `receive`, without a task; a task running one answers the same way.
       await respond(stream: stream, context: context) { try handler(request, codec, context) }
     case .rawUnary(let handler):
-      await respond(stream: stream, context: context) { try await handler(request, subtype, context) }
+      await respond(stream: stream, context: context) { MessageFraming.frame(try await handler(request, subtype, context)) }
     case .serverStreaming(let handler):
       let writer = RawMessageWriter(stream: stream, context: context)
       do {
@@ -453,11 +453,11 @@ final class ServerCall: HTTP2StreamDelegate {
     await stream.respond(headers: headers, body: body, trailers: trailers)
   }
 
-  /// A unary call's complete response: the framed message with the handler's metadata, or its
-  /// error as a trailers-only response.
+  /// A unary call's complete response: the framed message `body` returns, with the handler's
+  /// metadata, or its error as a trailers-only response.
   private static func reply(context: ServerContext, _ body: () throws -> [UInt8]) -> HTTP2StreamReply {
     do {
-      let framed = MessageFraming.frame(try body())
+      let framed = try body()
       let (initial, trailing) = context.response.withLock { ($0.initial, $0.trailing) }
       return .respond(
         headers: ResponseHeaders.initial(initial), body: framed,
@@ -483,14 +483,15 @@ final class RawMessageWriter: Sendable {
     self.context = context
   }
 
-  func write(_ message: [UInt8]) async throws(RPCError) {
+  /// Sends one framed message (`MessageFraming`).
+  func write(_ framed: [UInt8]) async throws(RPCError) {
     if Task.isCancelled { throw RPCError(.cancelled, "the call was cancelled") }
     do {
       if headersSent.withLock({ sent in defer { sent = true }; return !sent }) {
         let initial = context.response.withLock { $0.initial }
         try await stream.sendHeaders(ResponseHeaders.initial(initial))
       }
-      try await stream.write(MessageFraming.frame(message))
+      try await stream.write(framed)
     } catch {
       throw RPCError(.cancelled, "the client went away")
     }

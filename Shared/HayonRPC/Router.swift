@@ -2,13 +2,16 @@
 /// `Protocols/` provide typed registration so a method is declared in one place.
 public struct RPCRouter: Sendable {
   enum Handler: Sendable {
-    /// Typed unary: request bytes → response bytes, through the negotiated codec.
+    /// Typed unary: request message → response message, framed (`MessageFraming`), through the
+    /// negotiated codec.
     case unary(@Sendable ([UInt8], any MessageCodec, ServerContext) async throws -> [UInt8])
-    /// Typed unary whose handler never suspends: answered on the loop, with no task.
+    /// Typed unary whose handler never suspends: answered on the loop, with no task. Returns the
+    /// framed response message too.
     case synchronousUnary(@Sendable ([UInt8], any MessageCodec, ServerContext) throws -> [UInt8])
     case serverStreaming(
       @Sendable ([UInt8], any MessageCodec, ServerContext, RawMessageWriter) async throws -> Void)
-    /// Raw unary with its own wire format (the protobuf health check): gets the subtype.
+    /// Raw unary with its own wire format (the protobuf health check): gets the subtype and
+    /// returns the response message unframed.
     case rawUnary(@Sendable ([UInt8], String, ServerContext) async throws -> [UInt8])
   }
 
@@ -52,8 +55,8 @@ public struct RPCRouter: Sendable {
         handler: .unary { bytes, codec, context in
           let input = try codec.decode(M.Input.self, from: bytes)
           let response = try await handler(input, context)
-          if let json = response.json, codec is JSONMessageCodec { return json }
-          return try codec.encode(response.value)
+          if let json = response.json, codec is JSONMessageCodec { return MessageFraming.frame(json) }
+          return try codec.encodeFramed(response.value)
         }, requiresAuthentication: true, subtypes: nil))
   }
 
@@ -69,7 +72,7 @@ public struct RPCRouter: Sendable {
         descriptor: M.descriptor,
         handler: .synchronousUnary { bytes, codec, context in
           let input = try codec.decode(M.Input.self, from: bytes)
-          return try codec.encode(try handler(input, context))
+          return try codec.encodeFramed(try handler(input, context))
         }, requiresAuthentication: true, subtypes: nil))
   }
 

@@ -37,7 +37,6 @@ public struct ResponseStreamWriter<Message: Encodable & Sendable>: Sendable {
   let codec: any MessageCodec
 
   public func write(_ message: Message) async throws(RPCError) {
-    let bytes = try codec.encode(message)
-    try await raw.write(bytes)
+    try await raw.write(try codec.encodeFramed(message))
   }
 }

@@ -19,6 +19,39 @@ struct FramingTests {
     #expect(MessageFraming.frame(json) == [0, 0, 0, 0, 16] + json)
   }
 
+  /// A codec that only encodes: framing comes from the protocol's default.
+  private struct PlainCodec: MessageCodec {
+    func encode<T: Encodable>(_ value: T) throws(RPCError) -> [UInt8] { Array("plain".utf8) }
+    func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RPCError) -> T {
+      throw RPCError(.unimplemented, "not used")
+    }
+  }
+
+  private struct Sample: Codable, Equatable {
+    var message: String
+    var count: Int
+    var tags: [String]
+  }
+
+  @Test("encodeFramed is the encoding behind its prefix, for JSON (written in place) and by default")
+  func encodeFramedMatchesFrameOfEncode() throws {
+    let codec = JSONMessageCodec()
+    let long = String(repeating: "x", count: 70_000)  // past the writer's first buffer and 16 bits of length
+    for value in [
+      Sample(message: "hi", count: 1, tags: []), Sample(message: long, count: -5, tags: ["a", "b"]),
+    ] {
+      let framed = try codec.encodeFramed(value)
+      #expect(framed == MessageFraming.frame(try codec.encode(value)))
+      var deframer = MessageDeframer(maxMessageSize: 1 << 20)
+      var messages: [[UInt8]] = []
+      try framed.withUnsafeBytes { raw in try deframer.feed(raw) { messages.append($0) } }
+      #expect(messages.count == 1)
+      #expect(try codec.decode(Sample.self, from: messages[0]) == value)
+    }
+    #expect(try codec.encodeFramed("") == [0, 0, 0, 0, 2] + Array(#""""#.utf8))
+    #expect(try PlainCodec().encodeFramed(1) == [0, 0, 0, 0, 5] + Array("plain".utf8))
+  }
+
   @Test func messageSplitAcrossEveryByteBoundary() throws {
     let framed = MessageFraming.frame(Array("hello, world".utf8))
     for split in 1..<framed.count {

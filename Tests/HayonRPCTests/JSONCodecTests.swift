@@ -739,11 +739,16 @@ struct JSONCodecTests {
       let unbalanced = Array(String(repeating: open, count: 100_000).utf8)
       #expect(ours(AnyJSON.self, unbalanced) == "dataCorrupted []")
     }
-    // 512 levels are accepted, 513 are not: Foundation's limit.
-    for depth in [511, 512, 513] {
+    // 512 levels are accepted, 513 are not: Foundation's limit. The scanner keeps its first 64
+    // open containers on the call stack and moves them to the heap past that: both sides of that
+    // boundary, with arrays and with objects.
+    for depth in [63, 64, 65, 200, 511, 512, 513] {
       let doc = Array((String(repeating: "[", count: depth) + String(repeating: "]", count: depth)).utf8)
       #expect(ours(AnyJSON.self, doc) == foundations(AnyJSON.self, doc), "depth \(depth)")
       #expect(ours([[Int]].self, doc) == foundations([[Int]].self, doc), "depth \(depth)")
+      let objects = Array(
+        (String(repeating: #"{"a":[1,"#, count: depth / 2) + "true" + String(repeating: "]}", count: depth / 2)).utf8)
+      #expect(ours(AnyJSON.self, objects) == foundations(AnyJSON.self, objects), "objects, depth \(depth)")
     }
   }
 

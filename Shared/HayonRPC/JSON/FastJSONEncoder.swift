@@ -21,8 +21,10 @@ import Foundation
 struct FastJSONEncoder: Sendable {
   init() {}
 
-  func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-    try FastJSONEncoderImpl().encodeTopLevel(value)
+  /// With `reservingPrefix`, the output starts with that many zero bytes for the caller to fill
+  /// in (a gRPC length prefix): framing the message then needs no second buffer.
+  func encode<T: Encodable>(_ value: T, reservingPrefix prefix: Int = 0) throws -> [UInt8] {
+    try FastJSONEncoderImpl().encodeTopLevel(value, prefix: prefix)
   }
 }
 
@@ -56,6 +58,12 @@ struct FastJSONWriter {
     base.deallocate()
     base = newBase
     capacity = newCapacity
+  }
+
+  mutating func appendZeros(_ count: Int) {
+    reserve(count)
+    (base + self.count).initialize(repeating: 0, count: count)
+    self.count += count
   }
 
   @inline(__always)
@@ -350,7 +358,8 @@ final class FastJSONEncoderImpl: Encoder {
 
   // MARK: Top level
 
-  func encodeTopLevel<T: Encodable>(_ value: T) throws -> [UInt8] {
+  func encodeTopLevel<T: Encodable>(_ value: T, prefix: Int) throws -> [UInt8] {
+    if prefix > 0 { writer.appendZeros(prefix) }
     if try writeDirect(value, base: 0, extra: 0, element: nil) { return writer.bytes }
     let empty = try encodeInNewSlot(value, depth: 0, base: 0, extra: 0, element: nil)
     if let failure { throw failure }

@@ -150,9 +150,45 @@ struct FastJSONScanner {
     return fail(i, "unexpected \(shown), expected \(expecting)")
   }
 
+  /// The tape indices of the open containers. The first `inlineDepth` live on the call stack, so
+  /// a message of ordinary depth costs no heap allocation for them; deeper documents move them to
+  /// the heap, up to the depth limit.
+  private struct OpenContainers: ~Copyable {
+    static let inlineDepth = 64
+    private var storage: UnsafeMutableBufferPointer<Int>
+    private var spilled = false
+    private(set) var count = 0
+
+    init(_ inline: UnsafeMutableBufferPointer<Int>) { storage = inline }
+
+    deinit { if spilled { storage.deallocate() } }
+
+    /// Callers check `count < fastJSONMaxDepth` first.
+    mutating func append(_ index: Int) {
+      if count == storage.count {
+        let larger = UnsafeMutableBufferPointer<Int>.allocate(capacity: fastJSONMaxDepth)
+        _ = larger.initialize(from: storage)
+        if spilled { storage.deallocate() }
+        storage = larger
+        spilled = true
+      }
+      storage[count] = index
+      count += 1
+    }
+
+    mutating func removeLast() { count -= 1 }
+
+    var last: Int? { count == 0 ? nil : storage[count - 1] }
+  }
+
   private mutating func run() throws(FastJSONSyntaxError) {
-    var stack: [Int] = []  // tape indices of the open containers
-    stack.reserveCapacity(16)
+    try withUnsafeTemporaryAllocation(of: Int.self, capacity: OpenContainers.inlineDepth) {
+      (inline) throws(FastJSONSyntaxError) in
+      try run(stack: OpenContainers(inline))
+    }
+  }
+
+  private mutating func run(stack: consuming OpenContainers) throws(FastJSONSyntaxError) {
     var i = 0
     // A UTF-8 byte-order mark is skipped, as Foundation does.
     if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { i = 3 }
