@@ -101,6 +101,8 @@ public actor HTTP2Connection {
   private let fd: Int32
   private let tls: TLSSession?
   private var session: OpaquePointer?
+  /// The session's memory; lives as long as the connection, so longer than the session.
+  private let memoryPool = SessionMemoryPool()
   private var streams = StreamTable<StreamState>()
   /// The stream whose header block is being received (0: none, or one we do not track).
   /// nghttp2 delivers a block's fields one callback each and never interleaves blocks, so the
@@ -180,10 +182,11 @@ public actor HTTP2Connection {
     defer { nghttp2_option_del(option) }
     let userData = Unmanaged.passUnretained(self).toOpaque()
     var session: OpaquePointer?
+    var allocator = memoryPool.nghttp2Allocator
     let status =
       role == .server
-      ? nghttp2_session_server_new2(&session, NGHTTP2CallbacksTable.shared.pointer, userData, option)
-      : nghttp2_session_client_new2(&session, NGHTTP2CallbacksTable.shared.pointer, userData, option)
+      ? nghttp2_session_server_new3(&session, NGHTTP2CallbacksTable.shared.pointer, userData, option, &allocator)
+      : nghttp2_session_client_new3(&session, NGHTTP2CallbacksTable.shared.pointer, userData, option, &allocator)
     guard status == 0, let session else {
       close()
       return
@@ -522,6 +525,10 @@ public actor HTTP2Connection {
     if let session {
       self.session = nil
       nghttp2_session_del(session)
+      // nghttp2 frees everything it allocated with the session (debug builds, so every test
+      // that closes a connection, check the pool agrees).
+      assert(memoryPool.outstanding == 0, "nghttp2 left \(memoryPool.outstanding) blocks allocated")
+      memoryPool.drain()
     }
     resumeConnect(HTTP2StreamError.connectionClosed)
     let callbacks = onClose

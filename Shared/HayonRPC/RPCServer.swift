@@ -158,6 +158,8 @@ final class CallFieldReader: HTTP2RequestFieldReader, @unchecked Sendable {
   /// What a field of this name is to a call: the one place the call's field names are listed.
   private enum Kind: UInt8 {
     case path, method, contentType, timeout, authorization, encoding
+    /// Its flag in `seen`.
+    var bit: UInt8 { 1 << rawValue }
     /// A valid custom name: the field is metadata.
     case metadata
     case ignored
@@ -183,9 +185,10 @@ final class CallFieldReader: HTTP2RequestFieldReader, @unchecked Sendable {
 
   /// nil: no `:method` field.
   private(set) var methodIsPost: Bool?
-  /// The `:path` ("" when missing) and the route it names.
-  private(set) var path = ""
-  private(set) var route: RPCRouter.Route?
+  /// The `:path` ("" when missing) and the route it names: the last path's, kept between
+  /// requests, so a request costs no reference counting for them.
+  var path: String { seen & Kind.path.bit != 0 ? lastPath : "" }
+  var route: RPCRouter.Route? { seen & Kind.path.bit != 0 ? lastRoute : nil }
   /// The codec subtype of a gRPC `content-type` ("" for plain `application/grpc`); nil when the
   /// field is missing or not gRPC.
   private(set) var subtype: String?
@@ -223,12 +226,10 @@ final class CallFieldReader: HTTP2RequestFieldReader, @unchecked Sendable {
 
   override func reset() {
     methodIsPost = nil
-    path = ""
-    route = nil
     subtype = nil
     authorized = false
-    timeout = nil
-    encoding = nil
+    if timeout != nil { timeout = nil }
+    if encoding != nil { encoding = nil }
     if !metadata.isEmpty { metadata = Metadata() }
     seen = 0
   }
@@ -250,9 +251,8 @@ final class CallFieldReader: HTTP2RequestFieldReader, @unchecked Sendable {
     default:
       break
     }
-    let bit: UInt8 = 1 << kind.rawValue
-    guard seen & bit == 0 else { return }
-    seen |= bit
+    guard seen & kind.bit == 0 else { return }
+    seen |= kind.bit
     switch kind {
     case .path: readPath(value)
     case .method: methodIsPost = value.equals("POST")
@@ -280,8 +280,6 @@ final class CallFieldReader: HTTP2RequestFieldReader, @unchecked Sendable {
       lastPath = String(decoding: value, as: UTF8.self)
       lastRoute = router.route(for: lastPath)
     }
-    path = lastPath
-    route = lastRoute
   }
 }
 
