@@ -120,6 +120,7 @@ public actor HTTP2Connection {
   /// The fields of that block, so far. One buffer for the connection, kept between blocks, so a
   /// request's fields cost no allocation unless a delegate keeps the array.
   private var headerBlock: [HTTP2Header] = []
+  private var nameValues = NameValueCache()
   private var headerNames = HeaderTextCache()
   private var headerValues = HeaderTextCache()
   private var socketOut = ByteQueue()
@@ -808,7 +809,7 @@ public actor HTTP2Connection {
       flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
       if let trailers = state.trailers, !trailers.isEmpty {
         flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-        withNameValueArray(trailers) { nva, count in _ = nghttp2_submit_trailer(session, streamID, nva, count) }
+        nameValues.withNameValues(trailers) { nva, count in _ = nghttp2_submit_trailer(session, streamID, nva, count) }
       }
     } else if copied == 0 {
       state.deferred = true
@@ -838,7 +839,7 @@ public actor HTTP2Connection {
       guard !state.responseSubmitted else { return }
       state.responseSubmitted = true
       if body.isEmpty && trailers == nil {
-        withNameValueArray(headers) { nva, count in
+        nameValues.withNameValues(headers) { nva, count in
           _ = nghttp2_submit_response(session, streamID, nva, count, nil)
         }
         return
@@ -848,7 +849,7 @@ public actor HTTP2Connection {
       state.finishing = true
       state.trailers = trailers
       var provider = dataProvider
-      withNameValueArray(headers) { nva, count in
+      nameValues.withNameValues(headers) { nva, count in
         _ = nghttp2_submit_response(session, streamID, nva, count, &provider)
       }
     }
@@ -865,7 +866,7 @@ public actor HTTP2Connection {
     guard streams[streamID] != nil, !streams[streamID]!.responseSubmitted else { throw .streamClosed }
     streams[streamID]!.responseSubmitted = true
     var provider = dataProvider
-    let status = withNameValueArray(headers) { nva, count in
+    let status = nameValues.withNameValues(headers) { nva, count in
       nghttp2_submit_response(session, streamID, nva, count, &provider)
     }
     if status != 0 { throw .protocolFailure(String(cString: nghttp2_strerror(status))) }
@@ -939,7 +940,7 @@ public actor HTTP2Connection {
     state.finishing = endRequest
     state.responseSubmitted = true
     var provider = dataProvider
-    let streamID = withNameValueArray(headers) { nva, count in
+    let streamID = nameValues.withNameValues(headers) { nva, count in
       nghttp2_submit_request(session, nil, nva, count, &provider, nil)
     }
     if streamID < 0 {

@@ -201,3 +201,76 @@ private func copyUTF8(_ text: borrowing String, to destination: UnsafeMutablePoi
   }
   return count
 }
+
+/// nghttp2 name/value arrays for the header blocks a connection sends again and again: a gRPC
+/// server answers every successful call with the very same `:status: 200` array and the same
+/// `grpc-status: 0` trailers, and laying their strings out for nghttp2 each time was a
+/// measurable share of a call.
+///
+/// A block is recognised by its array's storage. The cache holds each array it knows, so that
+/// storage can be neither freed nor reused for something else, and an owner that changes its
+/// array gets new storage (copy on write): the same storage is the same fields. A block is laid
+/// out for keeps the second time it is seen; one built afresh for each response (with custom
+/// metadata, say) costs a short scan and one slot among the candidates. Loop-confined, like
+/// the connection that owns it; bounded at `capacity` blocks of each kind.
+struct NameValueCache {
+  static let capacity = 4
+
+  /// One block laid out once: its bytes and its name/value array in a single allocation.
+  final class Prepared {
+    let fields: [HTTP2Header]
+    let storage: UnsafeMutableRawPointer
+    let nameValues: UnsafeMutablePointer<nghttp2_nv>
+
+    init(_ fields: [HTTP2Header]) {
+      self.fields = fields
+      let arrayBytes = MemoryLayout<nghttp2_nv>.stride * fields.count
+      let textBytes = fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+      storage = .allocate(byteCount: max(arrayBytes + textBytes, 1), alignment: MemoryLayout<nghttp2_nv>.alignment)
+      nameValues = storage.bindMemory(to: nghttp2_nv.self, capacity: fields.count)
+      let text = (storage + arrayBytes).assumingMemoryBound(to: UInt8.self)
+      var offset = 0
+      for (index, field) in fields.enumerated() {
+        let nameStart = offset
+        offset += copyUTF8(field.name, to: text + offset)
+        let valueStart = offset
+        offset += copyUTF8(field.value, to: text + offset)
+        (nameValues + index).initialize(
+          to: nghttp2_nv(
+            name: text + nameStart, value: text + valueStart, namelen: valueStart - nameStart,
+            valuelen: offset - valueStart, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+      }
+    }
+
+    deinit { storage.deallocate() }
+  }
+
+  private var prepared: [Prepared] = []
+  /// Blocks seen once, not laid out yet.
+  private var candidates: [[HTTP2Header]] = []
+
+  /// Blocks laid out now (for tests).
+  var preparedCount: Int { prepared.count }
+
+  mutating func withNameValues<T>(_ headers: [HTTP2Header], _ body: (UnsafePointer<nghttp2_nv>, Int) -> T) -> T {
+    guard !headers.isEmpty else { return withNameValueArray(headers, body) }
+    for entry in prepared where sameStorage(entry.fields, headers) {
+      return body(entry.nameValues, entry.fields.count)
+    }
+    if let index = candidates.firstIndex(where: { sameStorage($0, headers) }) {
+      candidates.remove(at: index)
+      let entry = Prepared(headers)
+      if prepared.count == Self.capacity { prepared.removeFirst() }
+      prepared.append(entry)
+      return body(entry.nameValues, entry.fields.count)
+    }
+    if candidates.count == Self.capacity { candidates.removeFirst() }
+    candidates.append(headers)
+    return withNameValueArray(headers, body)
+  }
+}
+
+@inline(__always)
+private func sameStorage(_ a: [HTTP2Header], _ b: [HTTP2Header]) -> Bool {
+  a.count == b.count && a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
+}
