@@ -91,6 +91,46 @@ public actor HTTP2Connection {
     var readingPaused = false
 
     init(openedAt: UInt64) { self.openedAt = openedAt }
+
+    /// As new, for another stream.
+    func reset(openedAt: UInt64) {
+      delegate = nil
+      remoteEnded = false
+      localEnded = false
+      self.openedAt = openedAt
+      outbound = ByteQueue()
+      responseSubmitted = false
+      finishing = false
+      trailers = nil
+      deferred = false
+      writers = []
+      deadlineTimer = nil
+      timedOut = false
+      heldBytes = 0
+      readingPaused = false
+    }
+  }
+
+  /// States of closed streams, kept for the next ones: a connection opens and closes a stream
+  /// per call, and reusing the state spares its allocation and teardown each time.
+  private var spareStates: [StreamState] = []
+  private static let maxSpareStates = 16
+
+  private func makeStreamState() -> StreamState {
+    let now = MonotonicClock.now()
+    guard let state = spareStates.popLast() else { return StreamState(openedAt: now) }
+    state.reset(openedAt: now)
+    return state
+  }
+
+  /// Keeps a closed stream's state for reuse, unless something still holds it (a writer
+  /// waiting for room, say), which will find its stream gone by id.
+  private func recycle(_ state: inout StreamState) {
+    guard spareStates.count < Self.maxSpareStates, isKnownUniquelyReferenced(&state) else { return }
+    state.delegate = nil
+    state.trailers = nil
+    state.outbound = ByteQueue()
+    spareStates.append(state)
   }
 
   nonisolated public let loop: EventLoop
@@ -618,7 +658,7 @@ public actor HTTP2Connection {
     headerBlockTooLarge = false
     if headerBlockIsNewRequest, let requestFieldReader { requestFieldReader._withUnsafeGuaranteedRef { $0.reset() } }
     if isRequest && role == .server {
-      let state = StreamState(openedAt: MonotonicClock.now())
+      let state = makeStreamState()
       streams[streamID] = state
       headerBlockStreamID = streamID
       headerBlockState = state
@@ -771,7 +811,7 @@ public actor HTTP2Connection {
 
   func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
     if headerBlockStreamID == streamID { endHeaderBlock() }
-    guard let state = streams.removeValue(forKey: streamID) else { return 0 }
+    guard var state = streams.removeValue(forKey: streamID) else { return 0 }
     if let timer = state.deadlineTimer { loop.cancelTimer(timer) }
     if state.heldBytes > 0, let session {
       // The stream is gone; give its held bytes back to the connection window.
@@ -788,12 +828,14 @@ public actor HTTP2Connection {
       reason = .finished
     }
     for writer in state.writers { writer.resume(throwing: HTTP2StreamError.streamClosed) }
+    state.writers = []
     releaseBuffered(state.outbound.count)
     state.delegate?.closed(reason)
     if draining {
       // Close after this callback returns; never free the session from inside it.
       loop.execute { [self] in assumeIsolated { $0.closeIfDrained() } }
     }
+    recycle(&state)
     return 0
   }
 
@@ -933,7 +975,7 @@ public actor HTTP2Connection {
   ) throws(HTTP2StreamError) -> HTTP2StreamHandle {
     guard let session, !closed else { throw .connectionClosed }
     guard !goawayReceived && !draining else { throw .goingAway }
-    let state = StreamState(openedAt: MonotonicClock.now())
+    let state = makeStreamState()
     state.delegate = delegate
     state.outbound.append(body)
     bufferedBodyBytes += body.count

@@ -1,5 +1,6 @@
 import HayonDiagnostics
 import HayonHTTP2
+import Synchronization
 import Testing
 
 @testable import HayonRPC
@@ -52,6 +53,42 @@ struct SynchronousHandlerTests {
       }
       #expect(error?.message == "not now")
       #expect(error?.metadata["x-done"] == "yes")
+    }
+  }
+
+  /// A connection reuses the state of closed streams for new ones: nothing of an earlier call
+  /// (its trailers, metadata, whether it finished) may show in a later one on the same connection.
+  @Test("calls of every shape in turn on one connection each get exactly their own response")
+  func callsOnOneConnectionDoNotLeakIntoEachOther() async throws {
+    try await withTestServer(services: [DiagnosticsService(), SynchronousService()]) { server, address in
+      let client = try makeClient(address)
+      for round in 0..<20 {
+        let plain = try await client.callWithMetadata(
+          Diagnostics.Method.Echo.self, Diagnostics.EchoRequest(message: "plain \(round)"))
+        #expect(plain.message == Diagnostics.EchoResponse(message: "plain \(round)"))
+        #expect(plain.trailingMetadata["x-done"] == nil)
+        #expect(plain.initialMetadata["x-seen"] == nil)
+
+        let answered = try await client.callWithMetadata(
+          SynchronousService.Answer.self, Diagnostics.FailRequest(code: 0, message: "answer \(round)"),
+          options: CallOptions(metadata: ["x-caller": "r\(round)"]))
+        #expect(answered.message == Diagnostics.EchoResponse(message: "answer \(round)"))
+        #expect(answered.initialMetadata["x-seen"] == "r\(round)")
+        #expect(answered.trailingMetadata["x-done"] == "yes")
+
+        let error = await expectRPCError(.notFound) {
+          _ = try await client.call(SynchronousService.Answer.self, Diagnostics.FailRequest(code: 5, message: "gone \(round)"))
+        }
+        #expect(error?.message == "gone \(round)")
+
+        let streamed = Mutex<[Diagnostics.ExpandResponse]>([])
+        let trailing = try await client.serverStream(
+          Diagnostics.Method.Expand.self, Diagnostics.ExpandRequest(message: "s\(round)", count: round % 4)
+        ) { message in streamed.withLock { $0.append(message) } }
+        #expect(streamed.withLock { $0 }.map(\.index) == Array(0..<(round % 4)))
+        #expect(trailing["x-done"] == nil)
+      }
+      #expect(server.connectionCount == 1, "every call went over the one connection")
     }
   }
 
