@@ -28,9 +28,10 @@ struct FastJSONDecoder: Sendable {
 
   /// Decodes from borrowed bytes; nothing derived from them outlives the call.
   func decode<T: Decodable>(_ type: T.Type, from buffer: UnsafeRawBufferPointer) throws -> T {
-    let tape: [FastJSONNode]
+    let scratch = Self.spares.take() ?? Scratch()
+    defer { if scratch.isWorthKeeping { Self.spares.keep(scratch) } }
     do {
-      tape = try FastJSONScanner.scan(buffer)
+      try FastJSONScanner.scan(buffer, into: &scratch.tape)
     } catch {
       throw DecodingError.dataCorrupted(DecodingError.Context(
         codingPath: [],
@@ -40,11 +41,28 @@ struct FastJSONDecoder: Sendable {
     guard let base = buffer.baseAddress else {  // unreachable: the scanner rejects empty input
       throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: "The given data was not valid JSON."))
     }
-    return try tape.withUnsafeBufferPointer { nodes in
-      let decoder = FastJSONDecoderImpl(bytes: base.assumingMemoryBound(to: UInt8.self), nodes: nodes, current: 0, path: [])
+    return try scratch.tape.withUnsafeBufferPointer { nodes in
+      var decoder = scratch.decoder ?? FastJSONDecoderImpl(bytes: base.assumingMemoryBound(to: UInt8.self), nodes: nodes, current: 0, path: [])
+      scratch.decoder = nil
+      decoder.start(bytes: base.assumingMemoryBound(to: UInt8.self), nodes: nodes)
+      defer {
+        // Reused unless something still holds it (a container kept past the decode: misuse).
+        if isKnownUniquelyReferenced(&decoder) { scratch.decoder = decoder }
+      }
       return try decoder.decodeValue(type, at: 0, base: 0, extra: 0, element: nil)
     }
   }
+
+  /// Each thread's working state between messages: the tape's storage and the top-level decoder.
+  final class Scratch {
+    var tape: [FastJSONNode] = []
+    var decoder: FastJSONDecoderImpl?
+
+    /// Small enough to keep between messages.
+    var isWorthKeeping: Bool { tape.capacity <= 4096 }
+  }
+
+  private static let spares = ThreadSpare<Scratch>()
 }
 
 /// A well-formed number that does not fit the requested type (the detail behind Foundation's
@@ -105,8 +123,9 @@ nonisolated(unsafe) private let fastJSONNullTape: UnsafeMutableBufferPointer<Fas
 /// The `Decoder`: one instance per document, re-pointed at each nested value (the way Foundation's
 /// works), so nesting costs no allocation beyond the containers themselves.
 final class FastJSONDecoderImpl: Decoder {
-  let bytes: UnsafePointer<UInt8>
-  let nodes: UnsafeBufferPointer<FastJSONNode>
+  /// The document being decoded; set again by `start` when a thread's decoder is reused.
+  @exclusivity(unchecked) private(set) var bytes: UnsafePointer<UInt8>
+  @exclusivity(unchecked) private(set) var nodes: UnsafeBufferPointer<FastJSONNode>
   /// The tape index of the value `container(keyedBy:)` and friends open.
   @exclusivity(unchecked) var current: Int
   @exclusivity(unchecked) var path: [FastJSONPathElement]
@@ -129,6 +148,16 @@ final class FastJSONDecoderImpl: Decoder {
     self.nodes = nodes
     self.current = current
     self.path = path
+  }
+
+  /// Points a top-level decoder at a new document, as new otherwise (buffers keep their capacity).
+  func start(bytes: UnsafePointer<UInt8>, nodes: UnsafeBufferPointer<FastJSONNode>) {
+    self.bytes = bytes
+    self.nodes = nodes
+    current = 0
+    path.removeAll(keepingCapacity: true)
+    if !tables.isEmpty { tables = [:] }
+    extras = FastJSONPathSuffixes()
   }
 
   var codingPath: [any CodingKey] { path.map(\.codingKey) }

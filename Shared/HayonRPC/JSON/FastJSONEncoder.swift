@@ -24,8 +24,20 @@ struct FastJSONEncoder: Sendable {
   /// With `reservingPrefix`, the output starts with that many zero bytes for the caller to fill
   /// in (a gRPC length prefix): framing the message then needs no second buffer.
   func encode<T: Encodable>(_ value: T, reservingPrefix prefix: Int = 0) throws -> [UInt8] {
-    try FastJSONEncoderImpl().encodeTopLevel(value, prefix: prefix)
+    var encoder = Self.spares.take() ?? FastJSONEncoderImpl()
+    defer {
+      // Kept for the next message on this thread unless something still holds it (a container
+      // kept past the encode, which is misuse) or it grew large on a big message.
+      if encoder.isWorthKeeping && isKnownUniquelyReferenced(&encoder) {
+        encoder.reset()
+        Self.spares.keep(encoder)
+      }
+    }
+    return try encoder.encodeTopLevel(value, prefix: prefix)
   }
+
+  /// Each thread's encoder between messages: its output buffer and container stack are reused.
+  private static let spares = ThreadSpare<FastJSONEncoderImpl>()
 }
 
 // MARK: - Output buffer
@@ -340,6 +352,23 @@ final class FastJSONEncoderImpl: Encoder {
   }
 
   deinit { writer.deallocate() }
+
+  /// Small enough to keep between messages.
+  var isWorthKeeping: Bool { writer.capacity <= 64 * 1024 && frames.capacity <= 64 && path.capacity <= 64 }
+
+  /// As new, keeping the buffers' capacity.
+  func reset() {
+    writer.count = 0
+    frames.removeAll(keepingCapacity: true)
+    nextID = 1
+    pendingSlot = 0
+    slot = 0
+    slotDepth = 0
+    slotFrame = 0
+    path.removeAll(keepingCapacity: true)
+    extras = FastJSONPathSuffixes()
+    failure = nil
+  }
 
   var codingPath: [any CodingKey] { path.map(\.codingKey) }
   var userInfo: [CodingUserInfoKey: Any] { [:] }

@@ -113,19 +113,30 @@ struct FastJSONScanner {
   let n: Int
   var nodes: [FastJSONNode] = []
 
+  /// A scanner with an empty tape (`scan` gives it one with room for the document).
   init(_ p: UnsafePointer<UInt8>, _ n: Int) {
     self.p = p
     self.n = n
-    nodes.reserveCapacity(Swift.min(Swift.max(n / 6, 8), 1 << 16))
   }
 
   static func scan(_ buffer: UnsafeRawBufferPointer) throws(FastJSONSyntaxError) -> [FastJSONNode] {
+    var tape: [FastJSONNode] = []
+    try scan(buffer, into: &tape)
+    return tape
+  }
+
+  /// Scans into `tape`, replacing what it held but reusing its storage.
+  static func scan(_ buffer: UnsafeRawBufferPointer, into tape: inout [FastJSONNode]) throws(FastJSONSyntaxError) {
     guard let base = buffer.baseAddress, buffer.count > 0 else {
       throw FastJSONSyntaxError(offset: 0, reason: "the input is empty")
     }
     var scanner = FastJSONScanner(base.assumingMemoryBound(to: UInt8.self), buffer.count)
+    // Swapped, not copied, in and out: the storage stays uniquely held, so no copy on write.
+    swap(&scanner.nodes, &tape)
+    defer { swap(&scanner.nodes, &tape) }
+    scanner.nodes.removeAll(keepingCapacity: true)
+    scanner.nodes.reserveCapacity(Swift.min(Swift.max(buffer.count / 6, 8), 1 << 16))
     try scanner.run()
-    return scanner.nodes
   }
 
   @inline(__always)
