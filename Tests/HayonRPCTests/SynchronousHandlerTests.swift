@@ -17,8 +17,12 @@ struct SynchronousService: RPCService {
     static let descriptor = MethodDescriptor(service: name, method: "Answer")
   }
 
+  /// Contexts of "keep" calls, held past their call (as a handler that hands its context on may).
+  static let keptContexts = Mutex<[ServerContext]>([])
+
   func registerMethods(with router: inout RPCRouter) {
     router.register(Answer.self, synchronous: { request, context in
+      if request.message.hasPrefix("keep") { Self.keptContexts.withLock { $0.append(context) } }
       context.addInitialMetadata("x-seen", context.metadata["x-caller"] ?? "none")
       context.addTrailingMetadata("x-done", "yes")
       if request.code != 0 {
@@ -80,6 +84,19 @@ struct SynchronousHandlerTests {
           _ = try await client.call(SynchronousService.Answer.self, Diagnostics.FailRequest(code: 5, message: "gone \(round)"))
         }
         #expect(error?.message == "gone \(round)")
+        #expect(error?.metadata["x-seen"] == "none", "the previous call's metadata is not this one's")
+
+        // A handler that keeps its context: the next call must not get (and change) that one.
+        _ = try await client.call(
+          SynchronousService.Answer.self, Diagnostics.FailRequest(code: 0, message: "keep \(round)"),
+          options: CallOptions(metadata: ["x-caller": "kept \(round)"]))
+        let after = try await client.callWithMetadata(
+          SynchronousService.Answer.self, Diagnostics.FailRequest(code: 0, message: "after \(round)"),
+          options: CallOptions(metadata: ["x-caller": "after \(round)"]))
+        #expect(after.initialMetadata["x-seen"] == "after \(round)")
+        let kept = SynchronousService.keptContexts.withLock { $0.last }
+        #expect(kept?.metadata["x-caller"] == "kept \(round)")
+        #expect(kept?.response.withLock { $0.initial["x-seen"] } == "kept \(round)")
 
         let streamed = Mutex<[Diagnostics.ExpandResponse]>([])
         let trailing = try await client.serverStream(
