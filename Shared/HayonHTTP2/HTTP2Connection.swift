@@ -560,6 +560,10 @@ public actor HTTP2Connection {
       state.delegate?.closed(.connectionClosed)
     }
     bufferedBodyBytes = 0
+    // What was kept for the next stream has no use now; a closed connection may still be held
+    // (by a caller's handle, a close callback) for a while.
+    spareStates.removeAll()
+    nameValues = NameValueCache()
     let waiting = connectionWriters
     connectionWriters.removeAll()
     for writer in waiting { writer.resume(throwing: HTTP2StreamError.connectionClosed) }
@@ -978,7 +982,6 @@ public actor HTTP2Connection {
     let state = makeStreamState()
     state.delegate = delegate
     state.outbound.append(body)
-    bufferedBodyBytes += body.count
     state.finishing = endRequest
     state.responseSubmitted = true
     var provider = dataProvider
@@ -989,6 +992,9 @@ public actor HTTP2Connection {
       if streamID == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE.rawValue { throw .goingAway }
       throw .protocolFailure(String(cString: nghttp2_strerror(streamID)))
     }
+    // Counted only once the stream exists: a refused request's body is dropped with its state,
+    // and counting it would hold the connection's writers back for good.
+    bufferedBodyBytes += body.count
     if let timeout {
       state.deadlineTimer = loop.scheduleTimer(afterNanoseconds: timeout.saturatingNanoseconds) { [self] in
         assumeIsolated { $0.expire(streamID) }
@@ -997,6 +1003,19 @@ public actor HTTP2Connection {
     streams[streamID] = state
     scheduleFlush()
     return HTTP2StreamHandle(connection: self, id: streamID)
+  }
+
+  /// Body bytes queued on this connection and not yet handed to nghttp2.
+  var queuedBodyBytes: Int { bufferedBodyBytes }
+
+  /// Closed streams' states kept for reuse.
+  var keptStreamStates: Int { spareStates.count }
+
+  /// Moves a client's next stream id forward; false when nghttp2 refuses `next` (even, or behind
+  /// the current one). Lets a test reach the end of the stream id space.
+  func moveNextStreamID(to next: Int32) -> Bool {
+    guard let session else { return false }
+    return nghttp2_session_set_next_stream_id(session, next) == 0
   }
 
   private func expire(_ streamID: Int32) {

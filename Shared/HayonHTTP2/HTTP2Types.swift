@@ -89,6 +89,7 @@ public struct HTTP2RequestHead: Sendable {
   /// The connection's reader, when the acceptor made one (`makeRequestFieldReader`) and the
   /// request arrived on HTTP/2: it has read every field of this request's header block, and
   /// `headers` is empty. Nil for a request upgraded from HTTP/1.1, whose fields are in `headers`.
+  /// Read it inside `accept` only, on the loop: the connection resets it for its next request.
   public var fieldReader: HTTP2RequestFieldReader?
   public var method: String? { headers[first: ":method"] }
   public var path: String? { headers[first: ":path"] }

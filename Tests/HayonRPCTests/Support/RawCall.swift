@@ -23,12 +23,12 @@ struct RawResponse: Sendable {
 /// Collects a stream's events for `rawCall`.
 private final class CollectingDelegate: HTTP2StreamDelegate {
   var response = RawResponse()
-  let continuation: CheckedContinuation<RawResponse, Never>
   let requestEnded: Bool
+  let finished: @Sendable (RawResponse) -> Void
 
-  init(continuation: CheckedContinuation<RawResponse, Never>, requestEnded: Bool) {
-    self.continuation = continuation
+  init(requestEnded: Bool, finished: @escaping @Sendable (RawResponse) -> Void) {
     self.requestEnded = requestEnded
+    self.finished = finished
   }
 
   func receive(_ event: HTTP2StreamEvent, stream: HTTP2StreamHandle) -> HTTP2StreamReply? {
@@ -46,7 +46,7 @@ private final class CollectingDelegate: HTTP2StreamDelegate {
   func closed(_ reason: HTTP2StreamCloseReason) {
     response.closeReason = reason
     response.finishedBeforeRequestEnded = !requestEnded
-    continuation.resume(returning: response)
+    finished(response)
   }
 }
 
@@ -56,11 +56,7 @@ func rawCall(
   _ address: SocketAddress, path: String = "/hayon.diagnostics.v1.Diagnostics/Echo",
   headers extra: [HTTP2Header] = [], replacing: [String: String?] = [:], body: [UInt8], endRequest: Bool = true
 ) async throws -> RawResponse {
-  var headers = [
-    HTTP2Header(":method", "POST"), HTTP2Header(":scheme", "http"), HTTP2Header(":path", path),
-    HTTP2Header(":authority", address.description), HTTP2Header("te", "trailers"),
-    HTTP2Header("content-type", "application/grpc"), HTTP2Header("authorization", "Bearer \(testToken)"),
-  ]
+  var headers = callRequestHeaders(address, path: path)
   for (name, value) in replacing {
     // In place, so pseudo-headers stay ahead of regular ones.
     if let index = headers.firstIndex(where: { $0.name == name }) {
@@ -71,21 +67,39 @@ func rawCall(
   }
   headers += extra
   let connection = try await HTTP2ClientConnector.connect(to: address, tls: nil)
-  let response = await withCheckedContinuation { (continuation: CheckedContinuation<RawResponse, Never>) in
-    let frozen = headers
-    Task {
-      let delegate = CollectingDelegate(continuation: continuation, requestEnded: endRequest)
-      do {
-        _ = try await connection.openStream(
-          headers: frozen, body: body, endRequest: endRequest, timeout: .seconds(10), delegate: delegate)
-      } catch {
-        Issue.record("openStream failed: \(error)")
-      }
-    }
-  }
+  let response = try await rawExchange(on: connection, headers: headers, body: body, endRequest: endRequest)
   await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
   await connection.waitUntilClosed()
   return response
+}
+
+/// Sends one request with exactly these headers and body on `connection` and returns everything
+/// that came back; throws what `openStream` throws when the stream cannot be opened.
+func rawExchange(
+  on connection: HTTP2Connection, headers: [HTTP2Header], body: [UInt8], endRequest: Bool = true
+) async throws -> RawResponse {
+  // Exactly one of the two resumes: a stream that opened ends in `closed`, one that did not
+  // never reaches its delegate.
+  try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RawResponse, any Error>) in
+    Task {
+      let delegate = CollectingDelegate(requestEnded: endRequest) { continuation.resume(returning: $0) }
+      do {
+        _ = try await connection.openStream(
+          headers: headers, body: body, endRequest: endRequest, timeout: .seconds(10), delegate: delegate)
+      } catch {
+        continuation.resume(throwing: error)
+      }
+    }
+  }
+}
+
+/// The headers of a valid, authenticated gRPC call to `address` (Echo unless `path` says).
+func callRequestHeaders(_ address: SocketAddress, path: String = "/hayon.diagnostics.v1.Diagnostics/Echo") -> [HTTP2Header] {
+  [
+    HTTP2Header(":method", "POST"), HTTP2Header(":scheme", "http"), HTTP2Header(":path", path),
+    HTTP2Header(":authority", address.description), HTTP2Header("te", "trailers"),
+    HTTP2Header("content-type", "application/grpc"), HTTP2Header("authorization", "Bearer \(testToken)"),
+  ]
 }
 
 func framedJSON(_ text: String) -> [UInt8] { MessageFraming.frame(Array(text.utf8)) }
