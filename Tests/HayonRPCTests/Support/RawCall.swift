@@ -1,5 +1,4 @@
 import HayonHTTP2
-import Synchronization
 import Testing
 @testable import HayonRPC
 
