@@ -781,6 +781,11 @@ public actor HTTP2Connection {
         if let reply = delegate.receive(.headers(headers, endStream: endStream), stream: handle) {
           apply(reply, on: streamID)
         }
+        // Trailers that end the peer's side end it as an empty DATA frame would: delegates
+        // act on `.end` whichever frame carried END_STREAM.
+        if endStream, streams[streamID] != nil, let reply = delegate.receive(.end, stream: handle) {
+          apply(reply, on: streamID)
+        }
       }
     case .data(let endStream):
       guard endStream, let state = streams[streamID] else { return 0 }

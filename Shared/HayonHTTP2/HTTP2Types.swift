@@ -44,7 +44,8 @@ public enum HTTP2StreamEvent {
   case headers([HTTP2Header], endStream: Bool)
   /// Body bytes, borrowed for the duration of the call only.
   case data(UnsafeRawBufferPointer)
-  /// The peer finished its side of the stream (after DATA; header blocks carry `endStream`).
+  /// The peer finished its side of the stream: delivered once, after the DATA frame or the
+  /// header block (request head, response head, trailers) that carried END_STREAM.
   case end
 }
 

@@ -376,7 +376,7 @@ final class ServerCall: HTTP2StreamDelegate {
     case .messageTooLarge(let length, let limit):
       return RPCError(.resourceExhausted, "request message of \(length) bytes exceeds the limit of \(limit) bytes")
     case .compressedWithoutEncoding:
-      return RPCError(.internal, "compressed flag set but no grpc-encoding was negotiated")
+      return RPCError(.internal, "compressed flag set, but this call's grpc-encoding is identity (none negotiated)")
     case .invalidFlag(let flag):
       return RPCError(.internal, "invalid compressed flag \(flag)")
     case .truncated(let missing):

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import HayonTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -150,6 +151,28 @@ struct HostileTests {
         "GET", stack.url("/api/accounts"), protocol: .h2PriorKnowledge, headers: bearer(String(repeating: "t", count: 5000)))
       #expect(token.status == 401)
       #expect(stack.recorder.count == 0, "forwarded: \(stack.recorder.all.map(\.method))")
+    }
+  }
+
+  @Test("HTTP/2: a request whose body ends with trailers (nghttp --trailer) is routed like any other")
+  func http2RequestEndedByTrailers() async throws {
+    try await withStack { stack in
+      let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("hayon-trailers-\(UInt64.random(in: 0...UInt64.max)).json")
+      try Data(#"{"email":"trailers@example.com","password":"correct horse battery"}"#.utf8).write(to: bodyFile)
+      defer { try? FileManager.default.removeItem(at: bodyFile) }
+      let result = try await runProcess(
+        "nghttp",
+        ["-v", "-t", "20", "-H", "content-type: application/json", "--trailer", "x-body-check: 1", "-d", bodyFile.path,
+         stack.url("/api/auth/signup")],
+        timeout: .seconds(30))
+      let output = String(decoding: result.stdout, as: UTF8.self)
+      #expect(result.succeeded, "\(result)")
+      // nghttp ended its side with the trailer block, not with the DATA frame.
+      let trailers = try #require(output.range(of: "x-body-check: 1"), "\(output)")
+      let sentBlock = try #require(output[..<trailers.lowerBound].range(of: "send HEADERS frame", options: .backwards), "\(output)")
+      #expect(output[sentBlock.upperBound..<trailers.lowerBound].contains("END_STREAM"), "\(output)")
+      #expect(output.contains(":status: 201"), "\(output)")
+      #expect(stack.recorder.count > 0, "the signup reached no service")
     }
   }
 

@@ -100,7 +100,11 @@ struct BadInputTests {
     try await withTestServer { _, address in
       var framed = framedJSON(#"{"message":"x"}"#)
       framed[0] = 1
-      expectStatus(try await rawCall(address, body: framed), .internal, containing: "no grpc-encoding was negotiated")
+      let expected = "compressed flag set, but this call's grpc-encoding is identity (none negotiated)"
+      expectStatus(try await rawCall(address, body: framed), .internal, containing: expected)
+      // Naming identity is no different from naming nothing.
+      let named = try await rawCall(address, headers: [HTTP2Header("grpc-encoding", "identity")], body: framed)
+      expectStatus(named, .internal, containing: expected)
     }
   }
 

@@ -73,9 +73,11 @@ func rawCall(
 }
 
 /// Sends one request with exactly these headers and body on `connection` and returns everything
-/// that came back; throws what `openStream` throws when the stream cannot be opened.
+/// that came back; throws what `openStream` throws when the stream cannot be opened. With
+/// `trailers`, the request ends with that header block instead of END_STREAM on its DATA.
 func rawExchange(
-  on connection: HTTP2Connection, headers: [HTTP2Header], body: [UInt8], endRequest: Bool = true
+  on connection: HTTP2Connection, headers: [HTTP2Header], body: [UInt8], endRequest: Bool = true,
+  trailers: [HTTP2Header]? = nil
 ) async throws -> RawResponse {
   // Exactly one of the two resumes: a stream that opened ends in `closed`, one that did not
   // never reaches its delegate.
@@ -83,8 +85,10 @@ func rawExchange(
     Task {
       let delegate = CollectingDelegate(requestEnded: endRequest) { continuation.resume(returning: $0) }
       do {
-        _ = try await connection.openStream(
-          headers: headers, body: body, endRequest: endRequest, timeout: .seconds(10), delegate: delegate)
+        let stream = try await connection.openStream(
+          headers: headers, body: body, endRequest: endRequest && trailers == nil, timeout: .seconds(10),
+          delegate: delegate)
+        if let trailers, endRequest { await stream.finish(trailers: trailers) }
       } catch {
         continuation.resume(throwing: error)
       }
