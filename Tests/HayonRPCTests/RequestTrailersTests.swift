@@ -12,59 +12,56 @@ struct RequestTrailersTests {
   @Test("a unary call whose request ends with trailers is answered, and the next call on the connection too")
   func unaryEndedByTrailers() async throws {
     try await withTestServer { _, address in
-      let connection = try await HTTP2ClientConnector.connect(to: address, tls: nil)
-      let body = framedJSON(#"{"message":"ended by trailers"}"#)
-      let response = try await rawExchange(
-        on: connection, headers: callRequestHeaders(address), body: body,
-        trailers: [HTTP2Header("x-request-trailer", "1")])
-      #expect(response.httpStatus == "200")
-      #expect(response.grpcStatus == 0)
-      #expect(response.body == body)
-      #expect(response.closeReason == .finished)
+      try await withRawConnection(address) { connection in
+        let body = framedJSON(#"{"message":"ended by trailers"}"#)
+        let response = try await rawExchange(
+          on: connection, headers: callRequestHeaders(address), body: body,
+          trailers: [HTTP2Header("x-request-trailer", "1")])
+        #expect(response.httpStatus == "200")
+        #expect(response.grpcStatus == 0)
+        #expect(response.body == body)
+        #expect(response.closeReason == .finished)
 
-      let plain = framedJSON(#"{"message":"plain"}"#)
-      let next = try await rawExchange(on: connection, headers: callRequestHeaders(address), body: plain)
-      #expect(next.grpcStatus == 0)
-      #expect(next.body == plain)
-      await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
-      await connection.waitUntilClosed()
+        let plain = framedJSON(#"{"message":"plain"}"#)
+        let next = try await rawExchange(on: connection, headers: callRequestHeaders(address), body: plain)
+        #expect(next.grpcStatus == 0)
+        #expect(next.body == plain)
+      }
     }
   }
 
   @Test("a server-streaming call whose request ends with trailers streams its messages")
   func streamingEndedByTrailers() async throws {
     try await withTestServer { _, address in
-      let connection = try await HTTP2ClientConnector.connect(to: address, tls: nil)
-      let response = try await rawExchange(
-        on: connection, headers: callRequestHeaders(address, path: "/hayon.diagnostics.v1.Diagnostics/Expand"),
-        body: framedJSON(#"{"message":"m","count":3}"#), trailers: [HTTP2Header("x-request-trailer", "1")])
-      #expect(response.grpcStatus == 0)
-      var messages: [Diagnostics.ExpandResponse] = []
-      var rest = response.body[...]
-      while rest.count >= 5 {
-        let length = rest.dropFirst().prefix(4).reduce(0) { $0 << 8 | Int($1) }
-        let payload = rest.dropFirst(5).prefix(length)
-        messages.append(try JSONDecoder().decode(Diagnostics.ExpandResponse.self, from: Data(payload)))
-        rest = rest.dropFirst(5 + length)
+      try await withRawConnection(address) { connection in
+        let response = try await rawExchange(
+          on: connection, headers: callRequestHeaders(address, path: "/hayon.diagnostics.v1.Diagnostics/Expand"),
+          body: framedJSON(#"{"message":"m","count":3}"#), trailers: [HTTP2Header("x-request-trailer", "1")])
+        #expect(response.grpcStatus == 0)
+        var messages: [Diagnostics.ExpandResponse] = []
+        var rest = response.body[...]
+        while rest.count >= 5 {
+          let length = rest.dropFirst().prefix(4).reduce(0) { $0 << 8 | Int($1) }
+          let payload = rest.dropFirst(5).prefix(length)
+          messages.append(try JSONDecoder().decode(Diagnostics.ExpandResponse.self, from: Data(payload)))
+          rest = rest.dropFirst(5 + length)
+        }
+        #expect(rest.isEmpty)
+        #expect(messages == (0..<3).map { Diagnostics.ExpandResponse(message: "m", index: $0) })
       }
-      #expect(rest.isEmpty)
-      #expect(messages == (0..<3).map { Diagnostics.ExpandResponse(message: "m", index: $0) })
-      await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
-      await connection.waitUntilClosed()
     }
   }
 
   @Test("a request ended by trailers with no message gets UNIMPLEMENTED, as one ended by DATA does")
   func emptyRequestEndedByTrailers() async throws {
     try await withTestServer { _, address in
-      let connection = try await HTTP2ClientConnector.connect(to: address, tls: nil)
-      let response = try await rawExchange(
-        on: connection, headers: callRequestHeaders(address), body: [],
-        trailers: [HTTP2Header("x-request-trailer", "1")])
-      #expect(response.grpcStatus == RPCStatusCode.unimplemented.rawValue)
-      #expect(response.grpcMessage == "Echo takes exactly one request message, got 0")
-      await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
-      await connection.waitUntilClosed()
+      try await withRawConnection(address) { connection in
+        let response = try await rawExchange(
+          on: connection, headers: callRequestHeaders(address), body: [],
+          trailers: [HTTP2Header("x-request-trailer", "1")])
+        #expect(response.grpcStatus == RPCStatusCode.unimplemented.rawValue)
+        #expect(response.grpcMessage == "Echo takes exactly one request message, got 0")
+      }
     }
   }
 }

@@ -65,11 +65,10 @@ func rawCall(
     }
   }
   headers += extra
-  let connection = try await HTTP2ClientConnector.connect(to: address, tls: nil)
-  let response = try await rawExchange(on: connection, headers: headers, body: body, endRequest: endRequest)
-  await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
-  await connection.waitUntilClosed()
-  return response
+  let request = headers
+  return try await withRawConnection(address) { connection in
+    try await rawExchange(on: connection, headers: request, body: body, endRequest: endRequest)
+  }
 }
 
 /// Sends one request with exactly these headers and body on `connection` and returns everything
@@ -94,6 +93,22 @@ func rawExchange(
       }
     }
   }
+}
+
+/// Runs `body` with a fresh client connection to `address`, then closes it gracefully.
+func withRawConnection<T>(_ address: SocketAddress, _ body: (HTTP2Connection) async throws -> T) async throws -> T {
+  let connection = try await HTTP2ClientConnector.connect(to: address, tls: nil)
+  let result: T
+  do {
+    result = try await body(connection)
+  } catch {
+    await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
+    await connection.waitUntilClosed()
+    throw error
+  }
+  await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
+  await connection.waitUntilClosed()
+  return result
 }
 
 /// The headers of a valid, authenticated gRPC call to `address` (Echo unless `path` says).
