@@ -89,6 +89,11 @@ public actor HTTP2Connection {
     /// Client: received bytes not yet released to the flow-control window (reading is paused).
     var heldBytes = 0
     var readingPaused = false
+    /// Body bytes handed to nghttp2 so far, the count housekeeping last saw, and since when a
+    /// stream with bytes queued has shown no progress (0: it has).
+    var sentBodyBytes = 0
+    var sentBodyBytesSeen = 0
+    var stalledSince: UInt64 = 0
 
     init(openedAt: UInt64) { self.openedAt = openedAt }
 
@@ -108,6 +113,9 @@ public actor HTTP2Connection {
       timedOut = false
       heldBytes = 0
       readingPaused = false
+      sentBodyBytes = 0
+      sentBodyBytesSeen = 0
+      stalledSince = 0
     }
   }
 
@@ -623,7 +631,8 @@ public actor HTTP2Connection {
 
   private func scheduleHousekeeping() {
     let shortest = min(
-      configuration.handshakeTimeout, configuration.idleTimeout, configuration.requestReceiveTimeout)
+      configuration.handshakeTimeout, configuration.idleTimeout, configuration.requestReceiveTimeout,
+      configuration.sendStallTimeout)
     let interval = max(min(shortest.saturatingNanoseconds / 4, 1_000_000_000), 5_000_000)
     housekeepingTimer = loop.scheduleTimer(afterNanoseconds: interval) { [self] in
       assumeIsolated { $0.housekeeping() }
@@ -650,7 +659,38 @@ public actor HTTP2Connection {
       }
       flush()
     }
+    resetStalledStreams(now: now)
     scheduleHousekeeping()
+  }
+
+  /// Resets streams whose queued body has not moved for `sendStallTimeout`, and closes the
+  /// connection when such a stream outlives twice that (the reset itself could not be sent).
+  /// Progress is the count of bytes handed to nghttp2, compared between housekeeping passes,
+  /// so sending costs no clock reading; a stall is noticed within one pass of the limit.
+  private func resetStalledStreams(now: UInt64) {
+    guard let session else { return }
+    let limit = configuration.sendStallTimeout.saturatingNanoseconds
+    let closeLimit = limit > UInt64.max / 2 ? UInt64.max : limit * 2
+    var resetAny = false
+    for (id, state) in streams {
+      guard !state.outbound.isEmpty, state.sentBodyBytes == state.sentBodyBytesSeen else {
+        state.sentBodyBytesSeen = state.sentBodyBytes
+        state.stalledSince = 0
+        continue
+      }
+      if state.stalledSince == 0 {
+        state.stalledSince = now
+      } else if now &- state.stalledSince > closeLimit {
+        // Reset a whole limit ago and still here: not even the RST_STREAM left, because the
+        // peer stopped reading the socket. Only closing the connection frees its buffers.
+        close()
+        return
+      } else if now &- state.stalledSince > limit {
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
+        resetAny = true
+      }
+    }
+    if resetAny { flush() }
   }
 
   // MARK: Callbacks from nghttp2 (on the loop, inside mem_recv/mem_send)
@@ -855,6 +895,7 @@ public actor HTTP2Connection {
       return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     let copied = state.outbound.read(into: buffer, max: length)
+    state.sentBodyBytes &+= copied
     releaseBuffered(copied)
     if state.outbound.isEmpty && state.finishing {
       flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue

@@ -161,6 +161,11 @@ public struct HTTP2ConnectionConfiguration: Sendable {
   public var idleTimeout: Duration = .seconds(300)
   /// A stream whose request side has not finished after this long is reset (slow-loris guard).
   public var requestReceiveTimeout: Duration = .seconds(30)
+  /// A stream whose queued body bytes have not moved for this long (the peer keeps its
+  /// flow-control window shut, or stopped reading the socket) is reset with CANCEL: what it
+  /// holds is freed and its handler cancelled, instead of pinning memory for as long as the
+  /// peer likes.
+  public var sendStallTimeout: Duration = .seconds(30)
   /// Bytes queued for the socket before the connection stops producing frames and reading.
   public var maxBufferedOutbound: Int = 1 << 20
   /// Bytes a stream writer may queue before `write` waits for the peer to read.

@@ -107,19 +107,46 @@ private func required<T>(
   return value
 }
 
+/// Expects stream 1 of `raw` to be reset with CANCEL no sooner than `timeout` after `start`,
+/// and the connection to stay usable (it answers a PING). Returns the frames read up to the reset.
+private func expectStreamOneCancelled(
+  _ raw: RawHTTP2Client, after timeout: Duration, since start: ContinuousClock.Instant,
+  sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> [RawFrame] {
+  let outcome = await raw.readFrames { $0.streamID == 1 && ($0.type == RawFrame.rstStream || $0.endStream) }
+  let elapsed = ContinuousClock.now - start
+  let reset = try required(outcome.matched, "\(outcome.end), frames: \(outcome.frames)", sourceLocation: sourceLocation)
+  #expect(reset.type == RawFrame.rstStream, "\(reset)", sourceLocation: sourceLocation)
+  #expect(reset.errorCode == HTTP2ErrorCode.cancel.rawValue, "\(reset)", sourceLocation: sourceLocation)
+  #expect(elapsed >= timeout - .milliseconds(20), "reset after \(elapsed)", sourceLocation: sourceLocation)
+  #expect(elapsed < .seconds(3), "reset after \(elapsed)", sourceLocation: sourceLocation)
+  // Only the stream was cut off: the connection still answers a PING.
+  try raw.sendPing(0x4841_594F_4E21_2121)
+  let pong = await raw.readFrames { $0.type == RawFrame.ping && $0.isAck }
+  #expect(
+    pong.matched?.payload == RawHTTP2Client.bytes(of: UInt64(0x4841_594F_4E21_2121)), "\(pong.end) \(pong.frames)",
+    sourceLocation: sourceLocation)
+  return outcome.frames
+}
+
 /// SIGPIPEs seen while the SIGPIPE test's counting handler is installed.
 private let sigpipeCount = Atomic<Int>(0)
 
 /// Connection-level timeouts short enough for the tests; long ones stay out of the way.
 private func timeouts(
-  handshake: Duration = .seconds(30), idle: Duration = .seconds(30), requestReceive: Duration = .seconds(30)
+  handshake: Duration = .seconds(30), idle: Duration = .seconds(30), requestReceive: Duration = .seconds(30),
+  sendStall: Duration = .seconds(30)
 ) -> (inout RPCServer.Configuration) -> Void {
   { configuration in
     configuration.connection.handshakeTimeout = handshake
     configuration.connection.idleTimeout = idle
     configuration.connection.requestReceiveTimeout = requestReceive
+    configuration.connection.sendStallTimeout = sendStall
   }
 }
+
+/// SETTINGS_INITIAL_WINDOW_SIZE.
+private let initialWindowSizeSetting: UInt16 = 0x4
 
 @Suite("Hostile clients")
 struct HostileClientTests {
@@ -179,17 +206,82 @@ struct HostileClientTests {
       try await raw.handshake()
       let start = ContinuousClock.now
       try raw.sendHeaders(streamID: 1, RawHTTP2Client.grpcRequestHeaders(path: echoPath, token: testToken), endStream: false)
-      let outcome = await raw.readFrames { $0.streamID == 1 && ($0.type == RawFrame.rstStream || $0.endStream) }
+      _ = try await expectStreamOneCancelled(raw, after: receiveTimeout, since: start)
+    }
+  }
+
+  // MARK: A peer that stops reading
+
+  @Test func responseStuckBehindAShutWindowIsResetAfterSendStallTimeout() async throws {
+    let stallTimeout = Duration.milliseconds(300)
+    try await withTestServer(configure: timeouts(sendStall: stallTimeout)) { _, address in
+      let raw = try RawHTTP2Client(connectingTo: address)
+      defer { raw.close() }
+      // A stream window of 0: the server may send headers but no DATA until we open it.
+      try await raw.handshake(settings: [(id: initialWindowSizeSetting, value: 0)])
+      let start = ContinuousClock.now
+      try raw.sendHeaders(streamID: 1, RawHTTP2Client.grpcRequestHeaders(path: echoPath, token: testToken), endStream: false)
+      try raw.sendData(streamID: 1, try grpcBody(Diagnostics.EchoRequest(message: "never read")), endStream: true)
+      let frames = try await expectStreamOneCancelled(raw, after: stallTimeout, since: start)
+      #expect(!frames.contains { $0.type == RawFrame.data }, "\(frames)")
+    }
+  }
+
+  @Test func slowButSteadyReaderIsNotResetBySendStallTimeout() async throws {
+    let stallTimeout = Duration.milliseconds(500)
+    let window = 1000
+    try await withTestServer(configure: timeouts(sendStall: stallTimeout)) { _, address in
+      let raw = try RawHTTP2Client(connectingTo: address)
+      defer { raw.close() }
+      try await raw.handshake(settings: [(id: initialWindowSizeSetting, value: UInt32(window))])
+      // Twelve windows at 100 ms each: over twice the stall timeout in all.
+      let message = String(repeating: "s", count: 12 * window)
+      let start = ContinuousClock.now
+      try raw.sendHeaders(streamID: 1, RawHTTP2Client.grpcRequestHeaders(path: echoPath, token: testToken), endStream: false)
+      try raw.sendData(streamID: 1, try grpcBody(Diagnostics.EchoRequest(message: message)), endStream: true)
+      // Read a window's worth at a time, pausing before opening the next: slower in all than
+      // the stall timeout, but never still for that long.
+      var frames: [RawFrame] = []
+      var ended = false
+      while !ended {
+        let outcome = await raw.readFrames {
+          $0.streamID == 1 && ($0.type == RawFrame.data || $0.type == RawFrame.rstStream || $0.endStream)
+        }
+        frames += outcome.frames
+        let frame = try required(outcome.matched, "\(outcome.end), frames: \(frames)")
+        if frame.type == RawFrame.rstStream || frame.endStream {
+          ended = true
+        } else {
+          try await Task.sleep(for: .milliseconds(100))
+          try raw.sendWindowUpdate(streamID: 1, increment: UInt32(frame.dataBytes.count))
+        }
+      }
       let elapsed = ContinuousClock.now - start
-      let reset = try required(outcome.matched, "\(outcome.end), frames: \(outcome.frames)")
-      #expect(reset.type == RawFrame.rstStream, "\(reset)")
-      #expect(reset.errorCode == HTTP2ErrorCode.cancel.rawValue, "\(reset)")
-      #expect(elapsed >= receiveTimeout - .milliseconds(20), "reset after \(elapsed)")
-      #expect(elapsed < .seconds(3), "reset after \(elapsed)")
-      // Only the stream was cut off: the connection still answers a PING.
-      try raw.sendPing(0x4841_594F_4E21_2121)
-      let pong = await raw.readFrames { $0.type == RawFrame.ping && $0.isAck }
-      #expect(pong.matched?.payload == RawHTTP2Client.bytes(of: UInt64(0x4841_594F_4E21_2121)), "\(pong.end) \(pong.frames)")
+      #expect(elapsed > stallTimeout * 2, "the exchange took \(elapsed): too fast to show anything")
+      #expect(!frames.contains { $0.type == RawFrame.rstStream }, "\(frames)")
+      #expect(frames.last?.header("grpc-status") == "0", "\(frames)")
+      let replies = try RawHTTP2Client.grpcMessages(in: frames, streamID: 1).map {
+        try JSONDecoder().decode(Diagnostics.EchoResponse.self, from: Data($0))
+      }
+      #expect(replies == [Diagnostics.EchoResponse(message: message)])
+    }
+  }
+
+  @Test func peerThatStopsReadingTheSocketIsDisconnectedAfterTwiceTheSendStallTimeout() async throws {
+    let stallTimeout = Duration.milliseconds(300)
+    try await withTestServer(configure: timeouts(sendStall: stallTimeout)) { server, address in
+      let raw = try RawHTTP2Client(connectingTo: address)
+      defer { raw.close() }
+      // Windows wide open, so only the socket can hold the server back: we never read it.
+      try await raw.handshake(settings: [(id: initialWindowSizeSetting, value: 0x7FFF_FFFF)])
+      try raw.sendWindowUpdate(streamID: 0, increment: 0x7FFF_FFFF - 65_535)
+      let request = Diagnostics.ExpandRequest(message: String(repeating: "x", count: 4000), count: Diagnostics.ExpandRequest.maxCount)
+      try raw.sendHeaders(streamID: 1, RawHTTP2Client.grpcRequestHeaders(path: expandPath, token: testToken), endStream: false)
+      try raw.sendData(streamID: 1, try grpcBody(request), endStream: true)
+      // 40 MB of responses cannot fit in the socket buffers: the stream stalls, its reset
+      // cannot be sent, and the server gives up on the connection.
+      #expect(try await eventually(timeout: .seconds(10)) { server.connectionCount == 0 })
+      try await expectServerStillServes(address)
     }
   }
 
