@@ -98,7 +98,7 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     guard let subtype = fields.subtype else {
       return (nil, Self.unsupportedMediaType("unsupported content-type: gRPC calls use application/grpc"))
     }
-    guard fields.methodIsPost == true else { return refuse(.invalidArgument, "gRPC calls must use POST") }
+    guard fields.methodIsPost == true else { return refuse(.internal, "gRPC calls must use POST") }
     guard let route = fields.route else {
       return refuse(.unimplemented, "unknown method \(String(fields.path.prefix(200)))")
     }
@@ -121,7 +121,7 @@ struct CallAcceptor: HTTP2StreamAcceptor {
     var timeout: Duration?
     if let text = fields.timeout {
       guard let parsed = GRPCTimeout.parse(text) else {
-        return refuse(.invalidArgument, "malformed grpc-timeout '\(String(text.prefix(16)))'")
+        return refuse(.internal, "malformed grpc-timeout '\(String(text.prefix(16)))'")
       }
       timeout = parsed
       deadline = .now + parsed
