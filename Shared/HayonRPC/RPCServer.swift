@@ -350,6 +350,9 @@ final class ServerCall: HTTP2StreamDelegate {
       self.request = nil
       if case .synchronousUnary(let handler) = route.handler {
         finished = true
+        // A deadline already past (grpc-timeout 0S, or a slow upload) ends the call as the
+        // timer does for a handler that runs as a task, which it would fire before this one ran.
+        if let deadline = context.deadline, ContinuousClock.now >= deadline { return .reset(.cancel) }
         return Self.reply(context: context) { try handler(request, codec, context) }
       }
       start(request: request)

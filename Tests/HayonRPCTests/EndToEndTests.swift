@@ -105,6 +105,26 @@ struct EndToEndTests {
     }
   }
 
+  @Test("a deadline already past when the request ends is enforced for handlers that run inline too")
+  func expiredDeadlineStopsAnInlineHandler() async throws {
+    try await withTestServer { _, address in
+      // Echo answers inline, on the loop; Expand runs as a task. Both are stopped alike.
+      for path in [Diagnostics.Method.Echo.descriptor.path, Diagnostics.Method.Expand.descriptor.path] {
+        for timeout in ["0S", "0n"] {
+          let response = try await rawCall(
+            address, path: path, headers: [HTTP2Header("grpc-timeout", timeout)],
+            body: framedJSON(#"{"message":"late","count":1}"#))
+          #expect(response.closeReason == .reset(.cancel), "\(path) \(timeout): \(response)")
+          #expect(response.body.isEmpty && response.grpcStatus == nil, "\(path) \(timeout): \(response)")
+        }
+      }
+      // A deadline in the future is no obstacle.
+      let inTime = try await rawCall(address, headers: [HTTP2Header("grpc-timeout", "10S")], body: framedJSON(#"{"message":"on time"}"#))
+      #expect(inTime.grpcStatus == 0)
+      #expect(inTime.body == framedJSON(#"{"message":"on time"}"#))
+    }
+  }
+
   @Test func hugeTimeoutsDoNotWrapIntoShortOnes() async throws {
     try await withTestServer { _, address in
       let response = try await rawCall(
