@@ -18,8 +18,10 @@ private struct Nesting: Codable, Equatable {
   func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(outer, forKey: .outer)
-    // A nested encode on the same thread, while this one is half done.
-    let innerJSON = try FastJSONEncoder().encode(["value": inner, "padding": String(repeating: "p", count: 2000)])
+    // A nested encode on the same thread, while this one is half done. (A struct, not a
+    // Dictionary: a dictionary's order depends on where its storage lies, so two encodes of
+    // equal dictionaries may differ.)
+    let innerJSON = try FastJSONEncoder().encode(Padded(value: inner, padding: String(repeating: "p", count: 2000)))
     try container.encode(String(decoding: innerJSON, as: UTF8.self), forKey: .inner)
   }
 
@@ -28,8 +30,13 @@ private struct Nesting: Codable, Equatable {
     outer = try container.decode(String.self, forKey: .outer)
     let innerJSON = try container.decode(String.self, forKey: .inner)
     // A nested decode on the same thread, while this one is half done.
-    inner = try FastJSONDecoder().decode([String: String].self, from: Array(innerJSON.utf8))["value"] ?? ""
+    inner = try FastJSONDecoder().decode(Padded.self, from: Array(innerJSON.utf8)).value
   }
+}
+
+private struct Padded: Codable {
+  var value: String
+  var padding: String
 }
 
 /// Keeps the container it was given past the encode (misuse), and writes through it later.
