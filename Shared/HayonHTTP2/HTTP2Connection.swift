@@ -89,10 +89,9 @@ public actor HTTP2Connection {
     /// Client: received bytes not yet released to the flow-control window (reading is paused).
     var heldBytes = 0
     var readingPaused = false
-    /// Body bytes handed to nghttp2 so far, the count housekeeping last saw, and since when a
+    /// Whether body bytes went to nghttp2 since the last housekeeping pass, and since when a
     /// stream with bytes queued has shown no progress (0: it has).
-    var sentBodyBytes = 0
-    var sentBodyBytesSeen = 0
+    var sentSinceHousekeeping = false
     var stalledSince: UInt64 = 0
 
     init(openedAt: UInt64) { self.openedAt = openedAt }
@@ -113,8 +112,7 @@ public actor HTTP2Connection {
       timedOut = false
       heldBytes = 0
       readingPaused = false
-      sentBodyBytes = 0
-      sentBodyBytesSeen = 0
+      sentSinceHousekeeping = false
       stalledSince = 0
     }
   }
@@ -665,16 +663,16 @@ public actor HTTP2Connection {
 
   /// Resets streams whose queued body has not moved for `sendStallTimeout`, and closes the
   /// connection when such a stream outlives twice that (the reset itself could not be sent).
-  /// Progress is the count of bytes handed to nghttp2, compared between housekeeping passes,
-  /// so sending costs no clock reading; a stall is noticed within one pass of the limit.
+  /// Progress is a flag `readData` sets and each pass clears, so sending reads no clock; a
+  /// stall is noticed within one pass of the limit.
   private func resetStalledStreams(now: UInt64) {
     guard let session else { return }
     let limit = configuration.sendStallTimeout.saturatingNanoseconds
     let closeLimit = limit > UInt64.max / 2 ? UInt64.max : limit * 2
     var resetAny = false
     for (id, state) in streams {
-      guard !state.outbound.isEmpty, state.sentBodyBytes == state.sentBodyBytesSeen else {
-        state.sentBodyBytesSeen = state.sentBodyBytes
+      guard !state.outbound.isEmpty, !state.sentSinceHousekeeping else {
+        state.sentSinceHousekeeping = false
         state.stalledSince = 0
         continue
       }
@@ -812,31 +810,28 @@ public actor HTTP2Connection {
         let (delegate, reply) = acceptor.accept(head, stream: handle)
         state.delegate = delegate
         if let reply { apply(reply, on: streamID) }
-        if endStream, let delegate, streams[streamID] != nil,
-          let reply = delegate.receive(.end, stream: handle)
-        {
-          apply(reply, on: streamID)
-        }
-      } else if let delegate = state.delegate {
-        if let reply = delegate.receive(.headers(headers, endStream: endStream), stream: handle) {
-          apply(reply, on: streamID)
-        }
-        // Trailers that end the peer's side end it as an empty DATA frame would: delegates
-        // act on `.end` whichever frame carried END_STREAM.
-        if endStream, streams[streamID] != nil, let reply = delegate.receive(.end, stream: handle) {
-          apply(reply, on: streamID)
-        }
-      }
-    case .data(let endStream):
-      guard endStream, let state = streams[streamID] else { return 0 }
-      state.remoteEnded = true
-      if let delegate = state.delegate,
-        let reply = delegate.receive(.end, stream: HTTP2StreamHandle(connection: self, id: streamID))
+      } else if let delegate = state.delegate,
+        let reply = delegate.receive(.headers(headers, endStream: endStream), stream: handle)
       {
         apply(reply, on: streamID)
       }
+      if endStream { peerEnded(streamID) }
+    case .data(let endStream):
+      if endStream { peerEnded(streamID) }
     }
     return 0
+  }
+
+  /// The peer finished its side of a stream. Its delegate hears `.end` once, whichever frame
+  /// carried END_STREAM (DATA, a request head, trailers), unless a reply already closed it.
+  private func peerEnded(_ streamID: Int32) {
+    guard let state = streams[streamID] else { return }
+    state.remoteEnded = true
+    if let delegate = state.delegate,
+      let reply = delegate.receive(.end, stream: HTTP2StreamHandle(connection: self, id: streamID))
+    {
+      apply(reply, on: streamID)
+    }
   }
 
   /// nghttp2 could not send a header block (e.g. over the 64 KiB limit): reset the stream so
@@ -895,7 +890,7 @@ public actor HTTP2Connection {
       return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     let copied = state.outbound.read(into: buffer, max: length)
-    state.sentBodyBytes &+= copied
+    if copied > 0 { state.sentSinceHousekeeping = true }
     releaseBuffered(copied)
     if state.outbound.isEmpty && state.finishing {
       flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue

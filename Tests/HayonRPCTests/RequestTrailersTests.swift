@@ -35,18 +35,15 @@ struct RequestTrailersTests {
     try await withTestServer { _, address in
       try await withRawConnection(address) { connection in
         let response = try await rawExchange(
-          on: connection, headers: callRequestHeaders(address, path: "/hayon.diagnostics.v1.Diagnostics/Expand"),
+          on: connection, headers: callRequestHeaders(address, path: Diagnostics.Method.Expand.descriptor.path),
           body: framedJSON(#"{"message":"m","count":3}"#), trailers: [HTTP2Header("x-request-trailer", "1")])
         #expect(response.grpcStatus == 0)
-        var messages: [Diagnostics.ExpandResponse] = []
-        var rest = response.body[...]
-        while rest.count >= 5 {
-          let length = rest.dropFirst().prefix(4).reduce(0) { $0 << 8 | Int($1) }
-          let payload = rest.dropFirst(5).prefix(length)
-          messages.append(try JSONDecoder().decode(Diagnostics.ExpandResponse.self, from: Data(payload)))
-          rest = rest.dropFirst(5 + length)
-        }
-        #expect(rest.isEmpty)
+        // The body holds whole messages only: `finish` throws on a partial one.
+        var deframer = MessageDeframer(maxMessageSize: 1 << 20)
+        var payloads: [[UInt8]] = []
+        try response.body.withUnsafeBytes { try deframer.feed($0) { payloads.append($0) } }
+        try deframer.finish()
+        let messages = try payloads.map { try JSONDecoder().decode(Diagnostics.ExpandResponse.self, from: Data($0)) }
         #expect(messages == (0..<3).map { Diagnostics.ExpandResponse(message: "m", index: $0) })
       }
     }

@@ -1,3 +1,4 @@
+import HayonDiagnostics
 import HayonHTTP2
 import Testing
 @testable import HayonRPC
@@ -52,7 +53,7 @@ private final class CollectingDelegate: HTTP2StreamDelegate {
 /// Sends one request with exactly these headers and body bytes over a fresh connection and
 /// returns everything the server answered. Headers default to a valid authenticated gRPC call.
 func rawCall(
-  _ address: SocketAddress, path: String = "/hayon.diagnostics.v1.Diagnostics/Echo",
+  _ address: SocketAddress, path: String = Diagnostics.Method.Echo.descriptor.path,
   headers extra: [HTTP2Header] = [], replacing: [String: String?] = [:], body: [UInt8], endRequest: Bool = true
 ) async throws -> RawResponse {
   var headers = callRequestHeaders(address, path: path)
@@ -98,21 +99,15 @@ func rawExchange(
 /// Runs `body` with a fresh client connection to `address`, then closes it gracefully.
 func withRawConnection<T>(_ address: SocketAddress, _ body: (HTTP2Connection) async throws -> T) async throws -> T {
   let connection = try await HTTP2ClientConnector.connect(to: address, tls: nil)
-  let result: T
-  do {
-    result = try await body(connection)
-  } catch {
-    await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
-    await connection.waitUntilClosed()
-    throw error
-  }
+  let result: Result<T, any Error>
+  do { result = .success(try await body(connection)) } catch { result = .failure(error) }
   await connection.beginGracefulShutdown(gracePeriod: .milliseconds(100))
   await connection.waitUntilClosed()
-  return result
+  return try result.get()
 }
 
 /// The headers of a valid, authenticated gRPC call to `address` (Echo unless `path` says).
-func callRequestHeaders(_ address: SocketAddress, path: String = "/hayon.diagnostics.v1.Diagnostics/Echo") -> [HTTP2Header] {
+func callRequestHeaders(_ address: SocketAddress, path: String = Diagnostics.Method.Echo.descriptor.path) -> [HTTP2Header] {
   [
     HTTP2Header(":method", "POST"), HTTP2Header(":scheme", "http"), HTTP2Header(":path", path),
     HTTP2Header(":authority", address.description), HTTP2Header("te", "trailers"),
